@@ -1,0 +1,74 @@
+"""The primitive record: everything dprog knows about one op, in one place.
+
+Passes, transforms, the interpreter and code generators branch on these fields, never on
+an op's name. Derivative rules are written with dprog's own traced operations, so the
+derivative of a derivative needs nothing more.
+"""
+from enum import Enum
+
+
+class Kind(Enum):
+    ELEMENTWISE = "elementwise"    # out[i] = f(in0[i], in1[i], ...); rank-0 operands broadcast
+    REDUCTION = "reduction"        # reduces `axes` of one operand
+    MOVEMENT = "movement"          # reshapes / permutes / selects elements, no arithmetic
+    INDEX = "index"                # gathers or scatters through integer index arrays
+    CONTRACTION = "contraction"    # matmul and friends: goes to BLAS
+    SCAN = "scan"                  # prefix sums and products along one axis
+    CREATION = "creation"          # makes an array from static params only
+    CONTROL = "control"            # holds sub-graphs: cond, loops, custom rules
+    COLLECTIVE = "collective"      # communicates across processes
+
+
+class Op:
+    """One primitive.
+
+    abstract(*avals, **params) -> Aval | list[Aval]   shape/dtype rule (may raise ShapeError)
+    impl(*arrays, **params) -> array | list[array]    NumPy reference
+    jvp(primals, tangents, outs, **params) -> tangent(s) of the outputs (None = zero)
+    vjp(cts, primals, outs, **params) -> one cotangent per input (None = zero)
+    batch(args, dims, **params) -> (outs, out_dims)   vmap rule
+    expr: scalar expression template for codegen, e.g. "({0} + {1})"
+    domain: where its tests draw inputs from (see tests/ops)
+    """
+
+    def __init__(self, name, kind, abstract, impl, *, jvp=None, vjp=None, batch=None,
+                 expr=None, domain=None, multiple_results=False, differentiable=True,
+                 effectful=False, doc=""):
+        self.name = name
+        self.kind = kind
+        self.abstract = abstract
+        self.impl = impl
+        self.jvp = jvp
+        self.vjp = vjp
+        self.batch = batch
+        self.expr = expr
+        self.domain = domain
+        self.multiple_results = multiple_results
+        self.differentiable = differentiable
+        self.effectful = effectful
+        self.__doc__ = doc or f"dprog primitive {name} ({kind.value})"
+
+    def abstract_eval(self, avals, params):
+        out = self.abstract(*avals, **params)
+        return list(out) if self.multiple_results else [out]
+
+    def __call__(self, *args, **params):
+        from ..trace import bind
+        return bind(self, args, params)
+
+    def __repr__(self):
+        return f"<dprog op {self.name}>"
+
+
+REGISTRY = {}
+
+
+def register(op):
+    if op.name in REGISTRY:
+        raise ValueError(f"op {op.name} registered twice")
+    REGISTRY[op.name] = op
+    return op
+
+
+def ops_of_kind(kind):
+    return [op for op in REGISTRY.values() if op.kind is kind]

@@ -1,0 +1,229 @@
+"""Movement primitives: broadcast, reshape, transpose, slice, reverse, pad, concatenate.
+
+All are linear, so each JVP applies the op itself to the tangent; each VJP is the
+adjoint movement (a broadcast's adjoint is a sum, a slice's adjoint is a pad, ...).
+"""
+import numpy as np
+
+from ..errors import ShapeError, with_location
+from ..ir import Aval
+from .record import Kind, Op, register
+
+
+def linear_jvp(op_getter):
+    """JVP of an op that is linear in its first operand: apply it to the tangent."""
+    def jvp(primals, tangents, outs, **params):
+        t = tangents[0]
+        return None if t is None else op_getter()(t, *primals[1:], **params)
+    return jvp
+
+
+# ----------------------------------------------------------------------- broadcast_in_dim
+
+def _broadcast_abstract(x, *, shape, dims):
+    if len(dims) != x.ndim or any(
+            x.shape[i] not in (1, shape[d]) for i, d in enumerate(dims)):
+        raise ShapeError(with_location(
+            f"cannot broadcast an array of shape {x.shape} to shape {tuple(shape)}"))
+    return Aval(shape, x.dtype, x.weak)
+
+
+def _broadcast_impl(x, *, shape, dims):
+    expanded = [1] * len(shape)
+    for i, d in enumerate(dims):
+        expanded[d] = np.shape(x)[i]
+    return np.broadcast_to(np.reshape(x, expanded), shape)
+
+
+def _broadcast_vjp(ct, primals, outs, *, shape, dims):
+    (x,) = primals
+    summed = tuple(d for d in range(len(shape)) if d not in dims
+                   or x.aval.shape[dims.index(d)] != shape[d])
+    total = reduce_sum_p(ct, axes=summed) if summed else ct
+    return [reshape_p(total, shape=x.aval.shape) if total.aval.shape != x.aval.shape else total]
+
+
+broadcast_in_dim_p = register(Op(
+    "broadcast_in_dim", Kind.MOVEMENT, _broadcast_abstract, _broadcast_impl,
+    jvp=linear_jvp(lambda: broadcast_in_dim_p), vjp=_broadcast_vjp,
+    doc="operand dim i becomes output dim dims[i]; other output dims are new"))
+
+
+# ---------------------------------------------------------------------------- reshape
+
+def _reshape_abstract(x, *, shape):
+    if int(np.prod(shape, dtype=np.int64)) != x.size:
+        raise ShapeError(with_location(
+            f"cannot reshape an array of shape {x.shape} ({x.size} elements) "
+            f"into shape {tuple(shape)}"))
+    return Aval(shape, x.dtype, x.weak)
+
+
+reshape_p = register(Op(
+    "reshape", Kind.MOVEMENT, _reshape_abstract, lambda x, *, shape: np.reshape(x, shape),
+    jvp=linear_jvp(lambda: reshape_p),
+    vjp=lambda ct, primals, outs, *, shape: [reshape_p(ct, shape=primals[0].aval.shape)],
+    doc="row-major (C order) reshape"))
+
+
+# -------------------------------------------------------------------------- transpose
+
+def _transpose_abstract(x, *, perm):
+    if sorted(perm) != list(range(x.ndim)):
+        raise ShapeError(with_location(f"transpose: axes {perm} are not a permutation of "
+                                       f"the {x.ndim} axes of shape {x.shape}"))
+    return Aval(tuple(x.shape[p] for p in perm), x.dtype, x.weak)
+
+
+transpose_p = register(Op(
+    "transpose", Kind.MOVEMENT, _transpose_abstract,
+    lambda x, *, perm: np.transpose(x, perm),
+    jvp=linear_jvp(lambda: transpose_p),
+    vjp=lambda ct, primals, outs, *, perm: [transpose_p(ct, perm=tuple(np.argsort(perm).tolist()))]))
+
+
+# ------------------------------------------------------------------------------ slice
+
+def _slice_abstract(x, *, start, limit, step):
+    if not (len(start) == len(limit) == len(step) == x.ndim):
+        raise ShapeError(with_location(f"slice of rank {len(start)} on shape {x.shape}"))
+    shape = []
+    for s, l, st, n in zip(start, limit, step, x.shape):
+        if not (0 <= s <= l <= n and st >= 1):
+            raise ShapeError(with_location(f"slice [{s}:{l}:{st}] out of range for size {n}"))
+        shape.append(max(0, -(-(l - s) // st)))
+    return Aval(tuple(shape), x.dtype, x.weak)
+
+
+def _slice_impl(x, *, start, limit, step):
+    return x[tuple(slice(s, l, st) for s, l, st in zip(start, limit, step))]
+
+
+def _slice_vjp(ct, primals, outs, *, start, limit, step):
+    (x,) = primals
+    lo, hi, interior = [], [], []
+    for s, st, n, m in zip(start, step, x.aval.shape, ct.aval.shape):
+        last = s + (m - 1) * st + 1 if m else s
+        lo.append(s)
+        hi.append(n - last)
+        interior.append(st - 1 if m else 0)
+    return [pad_p(ct, np.zeros((), ct.aval.dtype), lo=tuple(lo), hi=tuple(hi),
+                  interior=tuple(interior))]
+
+
+slice_p = register(Op(
+    "slice", Kind.MOVEMENT, _slice_abstract, _slice_impl,
+    jvp=linear_jvp(lambda: slice_p), vjp=_slice_vjp,
+    doc="static strided slice x[start:limit:step] per axis (step >= 1)"))
+
+
+# -------------------------------------------------------------------------------- pad
+
+def _pad_abstract(x, value, *, lo, hi, interior):
+    if value.ndim != 0 or value.dtype != x.dtype:
+        raise ShapeError(with_location("pad: the padding value must be a scalar of the array's dtype"))
+    shape = []
+    for n, a, b, i in zip(x.shape, lo, hi, interior):
+        if a < 0 or b < 0 or i < 0:
+            raise ShapeError(with_location(f"pad: widths must be >= 0, got {lo}, {hi}"))
+        shape.append(a + b + n + max(0, n - 1) * i)
+    return Aval(tuple(shape), x.dtype, x.weak)
+
+
+def _pad_impl(x, value, *, lo, hi, interior):
+    shape = _pad_abstract(Aval(np.shape(x), np.asarray(x).dtype), Aval((), np.asarray(x).dtype),
+                          lo=lo, hi=hi, interior=interior).shape
+    out = np.full(shape, value, dtype=np.asarray(x).dtype)
+    index = tuple(slice(a, a + (n - 1) * (i + 1) + 1 if n else a, i + 1)
+                  for a, n, i in zip(lo, np.shape(x), interior))
+    out[index] = x
+    return out
+
+
+def _pad_jvp(primals, tangents, outs, *, lo, hi, interior):
+    tx, tv = tangents
+    if tx is None and tv is None:
+        return None
+    from .. import numpy as dnp
+    x, v = primals
+    tx = dnp.zeros_like(x) if tx is None else tx
+    tv = np.zeros((), x.aval.dtype) if tv is None else tv
+    return pad_p(tx, tv, lo=lo, hi=hi, interior=interior)
+
+
+def _pad_vjp(ct, primals, outs, *, lo, hi, interior):
+    x, v = primals
+    n = ct.aval.shape
+    start = tuple(lo)
+    limit = tuple(s - b for s, b in zip(n, hi))
+    step = tuple(i + 1 for i in interior)
+    ct_x = slice_p(ct, start=start, limit=limit, step=step)
+    ct_v = None
+    from ..trace import Tracer
+    if isinstance(v, Tracer) and v.aval.dtype.kind == "f":
+        from .. import numpy as dnp
+        ct_v = dnp.sum(ct) - dnp.sum(ct_x)
+    return [ct_x, ct_v]
+
+
+pad_p = register(Op(
+    "pad", Kind.MOVEMENT, _pad_abstract, _pad_impl, jvp=_pad_jvp, vjp=_pad_vjp,
+    doc="constant padding: lo/hi widths per axis and interior padding between elements"))
+
+
+# -------------------------------------------------------------------------------- rev
+
+def _rev_abstract(x, *, axes):
+    if any(not 0 <= a < x.ndim for a in axes):
+        raise ShapeError(with_location(f"flip: axes {axes} out of range for shape {x.shape}"))
+    return x
+
+
+rev_p = register(Op(
+    "rev", Kind.MOVEMENT, _rev_abstract, lambda x, *, axes: np.flip(x, axes),
+    jvp=linear_jvp(lambda: rev_p),
+    vjp=lambda ct, primals, outs, *, axes: [rev_p(ct, axes=axes)], doc="reverse along axes"))
+
+
+# ------------------------------------------------------------------------ concatenate
+
+def _concat_abstract(*xs, axis):
+    first = xs[0]
+    for x in xs[1:]:
+        if (x.ndim != first.ndim or x.dtype != first.dtype or
+                x.shape[:axis] + x.shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]):
+            raise ShapeError(with_location(
+                f"concatenate along axis {axis}: shapes {[a.shape for a in xs]} (dtypes "
+                f"{[str(a.dtype) for a in xs]}) must agree except along that axis"))
+    shape = list(first.shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    return Aval(tuple(shape), first.dtype, all(x.weak for x in xs))
+
+
+def _concat_jvp(primals, tangents, outs, *, axis):
+    if all(t is None for t in tangents):
+        return None
+    from .. import numpy as dnp
+    ts = [dnp.zeros_like(x) if t is None else t for x, t in zip(primals, tangents)]
+    return concatenate_p(*ts, axis=axis)
+
+
+def _concat_vjp(ct, primals, outs, *, axis):
+    cts, offset = [], 0
+    for x in primals:
+        n = x.aval.shape[axis]
+        start = [0] * ct.aval.ndim
+        limit = list(ct.aval.shape)
+        start[axis], limit[axis] = offset, offset + n
+        cts.append(slice_p(ct, start=tuple(start), limit=tuple(limit), step=(1,) * ct.aval.ndim))
+        offset += n
+    return cts
+
+
+concatenate_p = register(Op(
+    "concatenate", Kind.MOVEMENT, _concat_abstract,
+    lambda *xs, axis: np.concatenate(xs, axis=axis),
+    jvp=_concat_jvp, vjp=_concat_vjp))
+
+
+from .reduce import reduce_sum_p  # noqa: E402  (vjp of broadcast sums; reduce imports us too)

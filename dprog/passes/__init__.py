@@ -1,0 +1,35 @@
+"""The pass pipeline: pure Graph -> Graph functions, run in this order.
+
+Each pass is timed (see `timings`); DPROG_PRINT_AFTER=<name>[,<name>...] (or "all")
+prints the IR after that pass, as Numba's NUMBA_DEBUG_PRINT_AFTER does.
+"""
+import os
+import sys
+import time
+
+from .cse import cse
+from .dce import dce
+
+PIPELINE = [
+    ("dce", dce),
+    ("cse", cse),
+    ("dce_after_cse", dce),
+]
+
+timings = {}  # pass name -> total seconds spent in it in this process
+
+
+def _print_after():
+    names = os.environ.get("DPROG_PRINT_AFTER", "")
+    return {n.strip() for n in names.split(",") if n.strip()}
+
+
+def run_pipeline(graph, pipeline=None):
+    show = _print_after()
+    for name, fn in (PIPELINE if pipeline is None else pipeline):
+        start = time.perf_counter()
+        graph = fn(graph)
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+        if name in show or "all" in show:
+            print(f"--- IR after {name} ---\n{graph}", file=sys.stderr)
+    return graph

@@ -1,0 +1,17 @@
+"""Dead-code elimination: drop nodes whose outputs nobody reads (effectful ops stay)."""
+from ..ir import Var
+
+
+def dce(graph):
+    live = {v.id for v in graph.outvars if isinstance(v, Var)}
+    kept = []
+    for node in reversed(graph.nodes):
+        if node.op.effectful or any(v.id in live for v in node.outs):
+            kept.append(node)
+            live.update(x.id for x in node.inputs if isinstance(x, Var))
+    kept.reverse()
+    if len(kept) == len(graph.nodes):
+        return graph
+    # Unused constvars go too, so captured arrays are not kept alive for nothing.
+    pairs = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v.id in live]
+    return graph.replace(nodes=kept, constvars=[v for v, _ in pairs], consts=[c for _, c in pairs])

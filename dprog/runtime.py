@@ -1,0 +1,249 @@
+"""dp.jit: the compile cache, executables and the per-call path.
+
+A call flattens its arguments, builds a cache key from the pytree structure, each leaf's
+shape/dtype/weak type, the static arguments and the device, and runs the cached
+Executable. A miss traces, runs the pass pipeline and builds an Executable. Inside an
+enclosing trace (jit of jit, grad of jit) the traced graph is inlined instead.
+"""
+import functools
+import inspect
+import sys
+import threading
+import time
+
+import numpy as np
+
+from .config import config
+from .errors import StaticArgError, UnsupportedError, with_location
+from .interpreter import run_graph
+from .ir import Aval
+from .passes import run_pipeline
+from .staging import inline, leaf_aval, trace_pytree
+from .trace import Tracer, is_tracing
+from .tree import tree_flatten, tree_unflatten
+
+DEVICES = ("cpu", "cuda")
+
+
+def _leaf_key(x):
+    """A hashable description of one argument leaf (fast paths first)."""
+    t = type(x)
+    if t is np.ndarray:
+        return (x.shape, x.dtype)
+    if t is float or t is int or t is bool:
+        return t
+    return leaf_aval(x)
+
+
+class Executable:
+    """A compiled graph: call with flat argument leaves, get flat NumPy results."""
+
+    def __init__(self, graph, in_avals):
+        self.graph = graph
+        self.in_avals = in_avals
+        self.consts = list(graph.consts)
+        self._input_ids = None
+
+    def __call__(self, leaves):
+        args = [_as_input(x, a) for x, a in zip(leaves, self.in_avals)]
+        outs = run_graph(self.graph, self.consts, args)
+        return [_fresh(o, args) for o in outs]
+
+
+def _as_input(x, aval):
+    if type(x) is np.ndarray and x.dtype == aval.dtype:
+        return x
+    return np.asarray(x, dtype=aval.dtype)
+
+
+def _fresh(out, args):
+    """Results never alias arguments or each other's memory (as JAX and NumPy ops)."""
+    if isinstance(out, np.ndarray) and out.flags.owndata and not any(out is a for a in args):
+        return out
+    return np.array(out, copy=True)
+
+
+class CacheEntry:
+    __slots__ = ("executable", "out_tree", "graph")
+
+    def __init__(self, executable, out_tree, graph):
+        self.executable = executable
+        self.out_tree = out_tree
+        self.graph = graph
+
+
+def _normalize_static(fun, static_argnums, static_argnames):
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
+    if isinstance(static_argnames, str):
+        static_argnames = (static_argnames,)
+    static_argnums = tuple(static_argnums or ())
+    static_argnames = tuple(static_argnames or ())
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    # A static argument may be given by position or by name: know both.
+    nums = set(static_argnums) | {positional.index(n) for n in static_argnames if n in positional}
+    names = set(static_argnames) | {positional[i] for i in static_argnums if 0 <= i < len(positional)}
+    return tuple(sorted(nums)), frozenset(names)
+
+
+class Jitted:
+    """The callable that dp.jit returns."""
+
+    def __init__(self, fun, static_argnums=(), static_argnames=(), device="cpu"):
+        if device not in DEVICES:
+            raise UnsupportedError(with_location(f"device must be one of {DEVICES}, got {device!r}"))
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.device = device
+        self.static_argnums, self.static_argnames = _normalize_static(fun, static_argnums, static_argnames)
+        self._cache = {}
+        self._lock = threading.Lock()
+        self._last_key = None
+
+    def __get__(self, obj, objtype=None):  # usable as a method decorator
+        return self if obj is None else functools.partial(self, obj)
+
+    def _split(self, args, kwargs):
+        statics = []
+        dyn_args = []
+        for i, a in enumerate(args):
+            if i in self.static_argnums:
+                statics.append((i, _hashable(a, f"argument {i}")))
+            else:
+                dyn_args.append(a)
+        dyn_kwargs = {}
+        for k, v in kwargs.items():
+            if k in self.static_argnames:
+                statics.append((k, _hashable(v, f"argument {k!r}")))
+            else:
+                dyn_kwargs[k] = v
+        return tuple(statics), tuple(dyn_args), dyn_kwargs
+
+    def _bind_statics(self, statics):
+        """fun with the static arguments filled in, taking the dynamic ones."""
+        by_pos = {k: v.value for k, v in statics if isinstance(k, int)}
+        by_name = {k: v.value for k, v in statics if isinstance(k, str)}
+
+        def fun(*dyn_args, **dyn_kwargs):
+            args, it = [], iter(dyn_args)
+            for i in range(len(dyn_args) + len(by_pos)):
+                args.append(by_pos[i] if i in by_pos else next(it))
+            return self.fun(*args, **dyn_kwargs, **by_name)
+        return fun
+
+    def __call__(self, *args, **kwargs):
+        if config.disable_jit:
+            return self.fun(*args, **kwargs)
+        statics, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        key = (in_tree, tuple(_leaf_key(x) for x in leaves), statics)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._compile(key, leaves, in_tree, statics)
+        if is_tracing() or any(isinstance(x, Tracer) for x in leaves):
+            outs = inline(entry.graph, entry.graph.consts, leaves)
+        else:
+            outs = entry.executable(leaves)
+        return tree_unflatten(entry.out_tree, outs)
+
+    def _compile(self, key, leaves, in_tree, statics):
+        with self._lock:
+            entry = self._cache.get(key)
+            if entry is not None:
+                return entry
+            start = time.perf_counter()
+            in_avals = [leaf_aval(x) for x in leaves]
+            graph, out_tree = trace_pytree(self._bind_statics(statics), in_tree, in_avals)
+            graph = run_pipeline(graph)
+            executable = Executable(graph, in_avals)
+            entry = CacheEntry(executable, out_tree, graph)
+            # A graph that captured a value of an enclosing trace is only valid inside
+            # that trace: never cache it.
+            if not any(isinstance(c, Tracer) for c in graph.consts):
+                self._cache[key] = entry
+            if config.log_compiles:
+                self._log(key, in_avals, time.perf_counter() - start)
+            self._last_key = key
+            return entry
+
+    def _log(self, key, in_avals, seconds):
+        name = getattr(self.fun, "__qualname__", repr(self.fun))
+        reason = _key_change(self._last_key, key)
+        sig = ", ".join(str(a) for a in in_avals)
+        print(f"dprog: compiled {name}({sig}) on {self.device} in {seconds * 1e3:.1f} ms: {reason}",
+              file=sys.stderr)
+
+    def lower(self, *args, **kwargs):
+        """The optimised Graph this call would run."""
+        statics, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        key = (in_tree, tuple(_leaf_key(x) for x in leaves), statics)
+        entry = self._cache.get(key) or self._compile(key, leaves, in_tree, statics)
+        return entry.graph
+
+    def cache_size(self):
+        return len(self._cache)
+
+
+class _Static:
+    """A static argument value, hashed by its own hash and compared by equality."""
+    __slots__ = ("value", "_hash")
+
+    def __init__(self, value, h):
+        self.value = value
+        self._hash = h
+
+    def __hash__(self):
+        return self._hash
+
+    def __eq__(self, other):
+        if not isinstance(other, _Static) or type(self.value) is not type(other.value):
+            return False
+        eq = self.value == other.value
+        return bool(eq) if not isinstance(eq, np.ndarray) else False
+
+    def __repr__(self):
+        return repr(self.value)
+
+
+def _hashable(value, what):
+    try:
+        return _Static(value, hash(value))
+    except TypeError:
+        raise StaticArgError(with_location(
+            f"static {what} of type {type(value).__name__} is not hashable; pass a tuple "
+            f"instead of a list, or make the argument non-static")) from None
+
+
+def _key_change(old, new):
+    if old is None:
+        return "first call"
+    if old[0] != new[0]:
+        return f"argument structure changed: {old[0]} -> {new[0]}"
+    if old[2] != new[2]:
+        return f"static arguments changed: {old[2]} -> {new[2]}"
+    changes = [f"leaf {i}: {_describe(a)} -> {_describe(b)}"
+               for i, (a, b) in enumerate(zip(old[1], new[1])) if a != b]
+    return "new " + "; ".join(changes) if changes else "new key"
+
+
+def _describe(leaf_key):
+    if isinstance(leaf_key, tuple):
+        shape, dtype = leaf_key
+        return str(Aval(shape, dtype))
+    if isinstance(leaf_key, type):
+        return f"python {leaf_key.__name__}"
+    return str(leaf_key)
+
+
+def jit(fun=None, *, static_argnums=(), static_argnames=(), device="cpu"):
+    """Trace and compile `fun`; usable as @jit, @jit(...) or jit(f, ...)."""
+    if fun is None:
+        return lambda f: Jitted(f, static_argnums, static_argnames, device)
+    return Jitted(fun, static_argnums, static_argnames, device)
+
+

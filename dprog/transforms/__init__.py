@@ -1,0 +1,1 @@
+"""Graph -> Graph transformations: jvp, vjp (reverse mode), partial evaluation, vmap."""
