@@ -9,6 +9,25 @@
 
     g = dp.grad(loss)(w, x, y)
 """
+def _map_kernels_package():
+    """kernels/ sits at the repository's top level and installs as dprog.kernels (see
+    pyproject.toml). From a source checkout that was not installed (PYTHONPATH=.), map
+    it here so generated kernels can import it the same way."""
+    import importlib.util
+    import os
+    import sys
+    if "dprog.kernels" in sys.modules or importlib.util.find_spec("dprog.kernels") is not None:
+        return
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernels")
+    spec = importlib.util.spec_from_file_location(
+        "dprog.kernels", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dprog.kernels"] = module
+    spec.loader.exec_module(module)
+
+
+_map_kernels_package()
+
 from . import tracer_methods as _tracer_methods  # noqa: F401  (Tracer operators)
 from . import numpy  # noqa: F401
 from .api import grad, jvp, linearize, make_graph, stop_gradient, value_and_grad, vjp  # noqa: F401

@@ -191,8 +191,8 @@ def _run(graph, leaves):
     if is_tracing() or any(isinstance(x, Tracer) for x in leaves):
         return inline(graph, graph.consts, leaves)
     graph = run_pipeline(graph)
-    from .runtime import Executable
-    return Executable(graph, [v.aval for v in graph.invars])(leaves)
+    from .runtime import make_executable
+    return make_executable(graph, [v.aval for v in graph.invars])(leaves)
 
 
 def vjp(fun, *primals, has_aux=False):

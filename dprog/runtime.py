@@ -50,6 +50,19 @@ class Executable:
         return [_fresh(o, args) for o in outs]
 
 
+def make_executable(graph, in_avals, device="cpu"):
+    """The executable for an optimised graph on `device` (backend chosen by config)."""
+    backend = config.backend or "cpu"
+    if backend == "reference":
+        return Executable(graph, in_avals)
+    if device == "cuda":
+        raise UnsupportedError(with_location(
+            "device='cuda' is not available yet in this build of dprog; use device='cpu'"))
+    from .codegen.cpu_driver import CpuExecutable
+    from .passes.fuse import fuse
+    return CpuExecutable(fuse(graph), in_avals)
+
+
 def _as_input(x, aval):
     if type(x) is np.ndarray and x.dtype == aval.dtype:
         return x
@@ -159,7 +172,7 @@ class Jitted:
             in_avals = [leaf_aval(x) for x in leaves]
             graph, out_tree = trace_pytree(self._bind_statics(statics), in_tree, in_avals)
             graph = run_pipeline(graph)
-            executable = Executable(graph, in_avals)
+            executable = make_executable(graph, in_avals, self.device)
             entry = CacheEntry(executable, out_tree, graph)
             # A graph that captured a value of an enclosing trace is only valid inside
             # that trace: never cache it.

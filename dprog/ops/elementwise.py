@@ -160,59 +160,59 @@ copy_p = define("copy", 1, np.copy, partials=[lambda x, y: 1], expr="{0}", accep
 neg_p = define("neg", 1, np.negative, partials=[lambda x, y: -1], expr="(-{0})", accepts="numeric")
 abs_p = define("abs", 1, np.abs, partials=[lambda x, y: _dnp().sign(x)], expr="abs({0})",
                accepts="numeric", doc="d|x|/dx = sign(x), so 0 at 0 (as JAX)")
-sign_p = define("sign", 1, np.sign, expr="vm.sign({0})", accepts="numeric")
+sign_p = define("sign", 1, np.sign, expr="sc.sign({0})", accepts="numeric")
 square_p = define("square", 1, np.square, partials=[lambda x, y: 2 * x], expr="({0} * {0})",
                   accepts="numeric")
-sqrt_p = define("sqrt", 1, np.sqrt, partials=[lambda x, y: 0.5 / y], expr="math.sqrt({0})",
+sqrt_p = define("sqrt", 1, np.sqrt, partials=[lambda x, y: 0.5 / y], expr="np.sqrt({0})",
                 domain="positive")
-cbrt_p = define("cbrt", 1, np.cbrt, partials=[lambda x, y: 1 / (3 * y * y)], expr="vm.cbrt({0})",
+cbrt_p = define("cbrt", 1, np.cbrt, partials=[lambda x, y: 1 / (3 * y * y)], expr="sc.cbrt({0})",
                 domain="nonzero")
 reciprocal_p = define("reciprocal", 1, np.reciprocal, partials=[lambda x, y: -(y * y)],
-                      expr="(1 / {0})", domain="nonzero")
-exp_p = define("exp", 1, np.exp, partials=[lambda x, y: y], expr="vm.exp({0})", domain="small")
-exp2_p = define("exp2", 1, np.exp2, partials=[lambda x, y: y * LN2], expr="vm.exp2({0})",
+                      expr="(np.{dt}(1) / {0})", domain="nonzero")
+exp_p = define("exp", 1, np.exp, partials=[lambda x, y: y], expr="vm.vexp({0})", domain="small")
+exp2_p = define("exp2", 1, np.exp2, partials=[lambda x, y: y * LN2], expr="vm.vexp2({0})",
                 domain="small")
-expm1_p = define("expm1", 1, np.expm1, partials=[lambda x, y: y + 1], expr="vm.expm1({0})",
+expm1_p = define("expm1", 1, np.expm1, partials=[lambda x, y: y + 1], expr="vm.vexpm1({0})",
                  domain="small")
-log_p = define("log", 1, np.log, partials=[lambda x, y: 1 / x], expr="vm.log({0})",
+log_p = define("log", 1, np.log, partials=[lambda x, y: 1 / x], expr="vm.vlog({0})",
                domain="positive")
-log2_p = define("log2", 1, np.log2, partials=[lambda x, y: 1 / (x * LN2)], expr="vm.log2({0})",
+log2_p = define("log2", 1, np.log2, partials=[lambda x, y: 1 / (x * LN2)], expr="vm.vlog2({0})",
                 domain="positive")
 log10_p = define("log10", 1, np.log10, partials=[lambda x, y: 1 / (x * LN10)],
-                 expr="vm.log10({0})", domain="positive")
-log1p_p = define("log1p", 1, np.log1p, partials=[lambda x, y: 1 / (1 + x)], expr="vm.log1p({0})",
+                 expr="vm.vlog10({0})", domain="positive")
+log1p_p = define("log1p", 1, np.log1p, partials=[lambda x, y: 1 / (1 + x)], expr="vm.vlog1p({0})",
                  domain="gt_minus1")
-sin_p = define("sin", 1, np.sin, partials=[lambda x, y: _dnp().cos(x)], expr="vm.sin({0})")
-cos_p = define("cos", 1, np.cos, partials=[lambda x, y: -_dnp().sin(x)], expr="vm.cos({0})")
-tan_p = define("tan", 1, np.tan, partials=[lambda x, y: 1 + y * y], expr="math.tan({0})",
+sin_p = define("sin", 1, np.sin, partials=[lambda x, y: _dnp().cos(x)], expr="vm.vsin({0})")
+cos_p = define("cos", 1, np.cos, partials=[lambda x, y: -_dnp().sin(x)], expr="vm.vcos({0})")
+tan_p = define("tan", 1, np.tan, partials=[lambda x, y: 1 + y * y], expr="np.tan({0})",
                domain="unit_open")
 arcsin_p = define("arcsin", 1, np.arcsin, partials=[lambda x, y: 1 / _dnp().sqrt(1 - x * x)],
-                  expr="math.asin({0})", domain="unit_open")
+                  expr="np.arcsin({0})", domain="unit_open")
 arccos_p = define("arccos", 1, np.arccos, partials=[lambda x, y: -1 / _dnp().sqrt(1 - x * x)],
-                  expr="math.acos({0})", domain="unit_open")
+                  expr="np.arccos({0})", domain="unit_open")
 arctan_p = define("arctan", 1, np.arctan, partials=[lambda x, y: 1 / (1 + x * x)],
-                  expr="math.atan({0})")
-sinh_p = define("sinh", 1, np.sinh, partials=[lambda x, y: _dnp().cosh(x)], expr="math.sinh({0})",
+                  expr="vm.vatan({0})")
+sinh_p = define("sinh", 1, np.sinh, partials=[lambda x, y: _dnp().cosh(x)], expr="vm.vsinh({0})",
                 domain="small")
-cosh_p = define("cosh", 1, np.cosh, partials=[lambda x, y: _dnp().sinh(x)], expr="math.cosh({0})",
+cosh_p = define("cosh", 1, np.cosh, partials=[lambda x, y: _dnp().sinh(x)], expr="vm.vcosh({0})",
                 domain="small")
-tanh_p = define("tanh", 1, np.tanh, partials=[lambda x, y: 1 - y * y], expr="vm.tanh({0})")
+tanh_p = define("tanh", 1, np.tanh, partials=[lambda x, y: 1 - y * y], expr="vm.vtanh({0})")
 arcsinh_p = define("arcsinh", 1, np.arcsinh, partials=[lambda x, y: 1 / _dnp().sqrt(x * x + 1)],
-                   expr="math.asinh({0})")
+                   expr="np.arcsinh({0})")
 arccosh_p = define("arccosh", 1, np.arccosh, partials=[lambda x, y: 1 / _dnp().sqrt(x * x - 1)],
-                   expr="math.acosh({0})", domain="gt1")
+                   expr="np.arccosh({0})", domain="gt1")
 arctanh_p = define("arctanh", 1, np.arctanh, partials=[lambda x, y: 1 / (1 - x * x)],
-                   expr="math.atanh({0})", domain="unit_open")
+                   expr="np.arctanh({0})", domain="unit_open")
 logistic_p = define("logistic", 1, _logistic, partials=[lambda x, y: y * (1 - y)],
-                    expr="vm.sigmoid({0})", doc="sigmoid 1/(1+exp(-x))")
+                    expr="vm.vsigmoid({0})", doc="sigmoid 1/(1+exp(-x))")
 erf_p = define("erf", 1, _erf,
-               partials=[lambda x, y: TWO_OVER_SQRT_PI * _dnp().exp(-(x * x))], expr="vm.erf({0})")
-floor_p = define("floor", 1, np.floor, expr="math.floor({0})")
-ceil_p = define("ceil", 1, np.ceil, expr="math.ceil({0})")
-round_p = define("round", 1, np.round, expr="vm.round_half_even({0})",
+               partials=[lambda x, y: TWO_OVER_SQRT_PI * _dnp().exp(-(x * x))], expr="vm.verf({0})")
+floor_p = define("floor", 1, np.floor, expr="np.floor({0})")
+ceil_p = define("ceil", 1, np.ceil, expr="np.ceil({0})")
+round_p = define("round", 1, np.round, expr="sc.round_half_even({0})",
                  doc="rounds half to even, as NumPy")
-isnan_p = define("isnan", 1, np.isnan, expr="math.isnan({0})", out_dtype=dtypes.bool_)
-isfinite_p = define("isfinite", 1, np.isfinite, expr="math.isfinite({0})", out_dtype=dtypes.bool_)
+isnan_p = define("isnan", 1, np.isnan, expr="np.isnan({0})", out_dtype=dtypes.bool_)
+isfinite_p = define("isfinite", 1, np.isfinite, expr="np.isfinite({0})", out_dtype=dtypes.bool_)
 logical_not_p = define("logical_not", 1, np.logical_not, expr="(not {0})", accepts="bool",
                        domain="bool")
 
@@ -224,25 +224,25 @@ mul_p = define("mul", 2, np.multiply, partials=[lambda x, y, o: y, lambda x, y, 
                expr="({0} * {1})", accepts="numeric")
 div_p = define("div", 2, np.true_divide, partials=[lambda x, y, o: 1 / y, lambda x, y, o: -o / y],
                expr="({0} / {1})", domain="nonzero")
-floor_divide_p = define("floor_divide", 2, np.floor_divide, expr="vm.floor_divide({0}, {1})",
+floor_divide_p = define("floor_divide", 2, np.floor_divide, expr={"f": "sc.float_floor_divide({0}, {1})", "i": "sc.int_floor_divide({0}, {1})"},
                         accepts="numeric", domain="nonzero")
 mod_p = define("mod", 2, np.mod,
                partials=[lambda x, y, o: 1, lambda x, y, o: -_dnp().floor(x / y)],
-               expr="vm.mod({0}, {1})", accepts="numeric", domain="nonzero",
+               expr={"f": "sc.fmod_floor({0}, {1})", "i": "sc.int_mod({0}, {1})"}, accepts="numeric", domain="nonzero",
                doc="Python/NumPy modulo: the result has the sign of the divisor")
-pow_p = define("pow", 2, np.power, partials=[_pow_dx, _pow_dy], expr="vm.pow({0}, {1})",
+pow_p = define("pow", 2, np.power, partials=[_pow_dx, _pow_dy], expr={"f": "vm.vpow({0}, {1})", "i": "({0} ** {1})"},
                domain="positive", doc="d/dy at x == 0 is taken as 0 (as JAX)")
 maximum_p = define("maximum", 2, np.maximum,
                    partials=[_balanced(lambda a, b: a > b), _balanced(lambda a, b: a < b)],
-                   expr="vm.maximum({0}, {1})", accepts="numeric",
+                   expr="sc.maximum({0}, {1})", accepts="numeric",
                    doc="ties split the derivative equally between operands (as JAX)")
 minimum_p = define("minimum", 2, np.minimum,
                    partials=[_balanced(lambda a, b: a < b), _balanced(lambda a, b: a > b)],
-                   expr="vm.minimum({0}, {1})", accepts="numeric",
+                   expr="sc.minimum({0}, {1})", accepts="numeric",
                    doc="ties split the derivative equally between operands (as JAX)")
 arctan2_p = define("arctan2", 2, np.arctan2,
                    partials=[lambda y, x, o: x / (x * x + y * y), lambda y, x, o: -y / (x * x + y * y)],
-                   expr="math.atan2({0}, {1})", domain="nonzero")
+                   expr="np.arctan2({0}, {1})", domain="nonzero")
 
 _COMPARISONS = {"lt": (np.less, "<"), "le": (np.less_equal, "<="), "gt": (np.greater, ">"),
                 "ge": (np.greater_equal, ">="), "eq": (np.equal, "=="), "ne": (np.not_equal, "!=")}

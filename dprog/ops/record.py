@@ -17,6 +17,7 @@ class Kind(Enum):
     CREATION = "creation"          # makes an array from static params only
     CONTROL = "control"            # holds sub-graphs: cond, loops, custom rules
     COLLECTIVE = "collective"      # communicates across processes
+    FUSED = "fused"                # a compiler-made group of ops run as one kernel
 
 
 class Op:
@@ -27,7 +28,9 @@ class Op:
     jvp(primals, tangents, outs, **params) -> tangent(s) of the outputs (None = zero)
     vjp(cts, primals, outs, **params) -> one cotangent per input (None = zero)
     batch(args, dims, **params) -> (outs, out_dims)   vmap rule
-    expr: scalar expression template for codegen, e.g. "({0} + {1})"
+    expr: scalar expression template for codegen, e.g. "({0} + {1})", or a dict keyed by
+          the operand dtype's kind ("f", "i", "b") where the expression differs by dtype.
+          Names: math.* (Numba), vm.* (kernels/vecmath), sc.* (kernels/scalar)
     domain: where its tests draw inputs from (see tests/ops)
     """
 

@@ -9,10 +9,18 @@ import time
 
 from .cse import cse
 from .dce import dce
+from .fold import fold
+from .simplify import simplify
 
+# The order matters: simplify exposes common subexpressions, CSE merges them, and DCE
+# removes what the rewrites left unused. Fusion is not here: it belongs to the backends
+# (passes/fuse.py), which run it after this pipeline.
 PIPELINE = [
     ("dce", dce),
+    ("simplify", simplify),
+    ("fold", fold),
     ("cse", cse),
+    ("simplify_after_cse", simplify),
     ("dce_after_cse", dce),
 ]
 

@@ -1,0 +1,181 @@
+"""The CPU executable: compiled kernels plus one straight-line Python driver per plan.
+
+The driver is generated source with one line per step (allocate, call kernel, make a
+view, call BLAS), so a call costs a handful of attribute loads and kernel dispatches, not
+an interpreter loop over nodes. Pooled temporaries live in a workspace that is checked
+out per call, so concurrent calls from several threads never share memory.
+"""
+import threading
+
+import numpy as np
+
+from ..ir import Literal
+from . import module_cache
+from .cpu_kernel import HEADER, kernel_source
+from .cpu_plan import plan
+
+_parallel_lock = threading.Lock()  # Numba's workqueue layer must not run two parallel regions at once
+_kernel_cache = {}
+
+
+def _kernel_function(sub, ndim, parallel):
+    """The compiled kernel for a fusion sub-graph, shared by every plan that needs it."""
+    body = kernel_source(sub, ndim, parallel)
+    key = (body, parallel)
+    fn = _kernel_cache.get(key)
+    if fn is None:
+        decorator = (f"@njit(cache=True, error_model='numpy', fastmath={{'reassoc', 'contract'}}, "
+                     f"nogil=True{', parallel=True' if parallel else ''})\n")
+        module = module_cache.load_module(HEADER + "\n\n" + decorator + body)
+        fn = module.kernel
+        if parallel:
+            fn = _locked(fn)
+        _kernel_cache[key] = fn
+    return fn
+
+
+def _locked(fn):
+    def call(*args):
+        with _parallel_lock:
+            return fn(*args)
+    call.py_func = getattr(fn, "py_func", None)
+    return call
+
+
+class CpuExecutable:
+    """Runs a fused graph: call with flat argument leaves, get fresh NumPy results."""
+
+    def __init__(self, graph, in_avals):
+        self.graph = graph
+        self.in_avals = in_avals
+        self.steps, self.buffers = plan(graph)
+        self.n_slots = 1 + max((b.slot for b in self.buffers.values() if b.slot is not None), default=-1)
+        self._pool = []
+        self.source, namespace = self._generate()
+        exec(compile(self.source, f"<dprog driver {id(self)}>", "exec"), namespace)
+        self._driver = namespace["driver"]
+
+    def __call__(self, leaves):
+        args = [x if (type(x) is np.ndarray and x.dtype == a.dtype and x.flags.c_contiguous)
+                else np.ascontiguousarray(x, dtype=a.dtype) for x, a in zip(leaves, self.in_avals)]
+        ws = self._pool.pop() if self._pool else [None] * self.n_slots
+        try:
+            return self._driver(ws, *args)
+        finally:
+            self._pool.append(ws)
+
+    # ------------------------------------------------------------------ generation
+
+    def _generate(self):
+        graph = self.graph
+        ns = {"np": np}
+        names = {}
+        lines = []
+
+        def name_of(atom):
+            if isinstance(atom, Literal):
+                ref = f"lit{len(ns)}"
+                ns[ref] = np.asarray(atom.value, atom.aval.dtype)
+                return ref
+            return names[atom.id]
+
+        args = [f"a{i}" for i in range(len(graph.invars))]
+        for v, a in zip(graph.invars, args):
+            names[v.id] = a
+        for k, (v, c) in enumerate(zip(graph.constvars, graph.consts)):
+            names[v.id] = f"c{k}"
+            ns[f"c{k}"] = np.ascontiguousarray(c)
+        counter = [0]
+
+        def fresh(prefix="t"):
+            counter[0] += 1
+            return f"{prefix}{counter[0]}"
+
+        for step in self.steps:
+            node = step.node
+            ins = [name_of(x) for x in node.inputs]
+            outs = [fresh() for _ in node.outs]
+            for v, o in zip(node.outs, outs):
+                names[v.id] = o
+            if step.kind == "kernel":
+                lines += self._kernel_lines(step, ins, outs, ns)
+            elif step.kind == "matmul":
+                out_b = step.outs[0]
+                if out_b.slot is not None:
+                    shape, dt = out_b.var.aval.shape, out_b.var.aval.dtype
+                    lines.append(f"{outs[0]} = ws[{out_b.slot}]")
+                    lines.append(f"if {outs[0]} is None: {outs[0]} = ws[{out_b.slot}] = np.empty({shape}, np.{dt.name})")
+                    lines.append(f"np.matmul({ins[0]}, {ins[1]}, out={outs[0]})")
+                else:
+                    lines.append(f"{outs[0]} = np.matmul({ins[0]}, {ins[1]})")
+            else:
+                fn = f"op{step.index}"
+                ns[fn] = _bound_impl(node)
+                if node.op.multiple_results:
+                    lines.append(f"{', '.join(outs)}, = {fn}({', '.join(ins)})")
+                else:
+                    lines.append(f"{outs[0]} = {fn}({', '.join(ins)})")
+                if step.kind == "impl":
+                    for v, o in zip(node.outs, outs):
+                        dt = v.aval.dtype
+                        lines.append(f"if {o}.dtype != np.{dt.name}: {o} = {o}.astype(np.{dt.name})")
+        results = []
+        inputs_and_consts = {v.id for v in graph.invars} | {v.id for v in graph.constvars}
+        for v in graph.outvars:
+            name = name_of(v)
+            b = self.buffers.get(v.id)
+            needs_copy = b is None or b.base.var.id in inputs_and_consts or b.kind in ("view", "other", "input", "const")
+            results.append(f"np.array({name})" if needs_copy else name)
+        body = "\n".join("    " + line for line in lines)
+        source = f"def driver(ws, {', '.join(args)}):\n{body}\n    return [{', '.join(results)}]\n"
+        return source, ns
+
+    def _kernel_lines(self, step, ins, outs, ns):
+        node = step.node
+        sub = node.params["graph"]
+        shape = tuple(node.params["shape"])
+        ndim = 1 if step.flat else len(shape)
+        kname = f"k{step.index}"
+        ns[kname] = _kernel_function(sub, ndim, step.parallel)
+        lines = []
+        out_args = []
+        for v, o, b in zip(node.outs, outs, step.outs):
+            dt = f"np.{v.aval.dtype.name}"
+            if v.id in step.reduce_inits:
+                axes = next(n.params["axes"] for n in sub.nodes if n.outs[0] is v)
+                kshape = tuple(1 if d in axes else n for d, n in enumerate(shape))
+                init = step.reduce_inits[v.id]
+                if b.slot is not None:
+                    lines.append(f"{o} = ws[{b.slot}]")
+                    lines.append(f"if {o} is None: {o} = ws[{b.slot}] = np.empty({v.aval.shape}, {dt})")
+                    lines.append(f"{o}.fill({init!r})")
+                else:
+                    lines.append(f"{o} = np.full({v.aval.shape}, {init!r}, {dt})")
+                out_args.append(f"{o}.reshape({kshape})")
+            else:
+                if b.slot is not None:
+                    lines.append(f"{o} = ws[{b.slot}]")
+                    lines.append(f"if {o} is None: {o} = ws[{b.slot}] = np.empty({v.aval.shape}, {dt})")
+                else:
+                    lines.append(f"{o} = np.empty({v.aval.shape}, {dt})")
+                out_args.append(f"{o}.reshape(-1)" if step.flat and len(shape) != 1 else o)
+        in_args = []
+        for x, name in zip(node.inputs, ins):
+            if x.aval.ndim == 0:
+                in_args.append(f"{name}[()]")
+            elif step.flat and len(shape) != 1:
+                in_args.append(f"{name}.reshape(-1)")
+            else:
+                in_args.append(name)
+        sizes = [str(int(np.prod(shape, dtype=np.int64)))] if step.flat else [str(n) for n in shape]
+        lines.append(f"{kname}({', '.join(sizes + out_args + in_args)})")
+        return lines
+
+
+def _bound_impl(node):
+    impl, params = node.op.impl, node.params
+    if not params:
+        return impl
+    return lambda *args: impl(*args, **params)
+
+

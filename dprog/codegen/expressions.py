@@ -1,0 +1,99 @@
+"""Scalar expressions for one fused group, shared by the CPU and CUDA generators.
+
+Walks a fusion sub-graph and produces straight-line statements `v3 = vm.vexp(v2)` from
+each op record's `expr` template, with typed constants so float32 never widens to
+float64 (a Python float literal would).
+"""
+import numpy as np
+
+from ..ir import Literal
+from ..ops.misc import iota_p
+from ..ops.elementwise import convert_element_type_p
+
+REDUCE_INIT = {
+    "reduce_sum": lambda dt: 0,
+    "reduce_max": lambda dt: -np.inf if dt.kind == "f" else (False if dt.kind == "b" else np.iinfo(dt).min),
+    "reduce_min": lambda dt: np.inf if dt.kind == "f" else (True if dt.kind == "b" else np.iinfo(dt).max),
+}
+REDUCE_COMBINE = {
+    "reduce_sum": "{acc} + {v}",
+    "reduce_max": "sc.maximum({acc}, {v})",
+    "reduce_min": "sc.minimum({acc}, {v})",
+}
+
+
+def typed_constant(value, dtype):
+    """Source text for a constant of `dtype` (never a bare Python float)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return "True" if bool(value) else "False"
+    if dtype.kind == "f":
+        v = float(value)
+        if np.isnan(v):
+            text = "np.nan"
+        elif np.isinf(v):
+            text = "np.inf" if v > 0 else "-np.inf"
+        else:
+            text = repr(v)
+        return f"np.{dtype.name}({text})"
+    return f"np.{dtype.name}({int(value)})"
+
+
+def cast_expr(src, from_dtype, to_dtype):
+    from_dtype, to_dtype = np.dtype(from_dtype), np.dtype(to_dtype)
+    if from_dtype == to_dtype:
+        return src
+    if to_dtype.kind == "b":
+        return f"({src} != 0)"
+    return f"np.{to_dtype.name}({src})"
+
+
+def op_expression(node, args):
+    """The expression computing node's output from argument expressions."""
+    op = node.op
+    if op is convert_element_type_p:
+        return cast_expr(args[0], node.inputs[0].aval.dtype, node.outs[0].aval.dtype)
+    if op is iota_p:
+        raise AssertionError("iota is generated from loop indices")
+    template = op.expr
+    if isinstance(template, dict):
+        kind = node.inputs[-1].aval.dtype.kind
+        template = template.get(kind) or template.get("f")
+    if template is None:
+        raise NotImplementedError(f"op {op.name} has no codegen expression")
+    return template.format(*args, dt=node.inputs[-1].aval.dtype.name if node.inputs else "")
+
+
+class GroupBody:
+    """Statements for one element of a fusion group: per-element lines, reductions."""
+
+    def __init__(self, graph, index_names, input_exprs):
+        self.lines = []
+        self.names = {}
+        self.reductions = []  # (node, value name)
+        for v, expr in zip(graph.invars, input_exprs):
+            self.names[v.id] = expr
+        counter = 0
+        for node in graph.nodes:
+            out = node.outs[0]
+            if node.op.kind.value == "reduction":
+                self.reductions.append((node, self._atom(node.inputs[0])))
+                continue
+            name = f"v{counter}"
+            counter += 1
+            if node.op is iota_p:
+                expr = cast_expr(index_names[node.params["axis"]], np.int64, out.aval.dtype)
+            else:
+                expr = op_expression(node, [self._atom(x) for x in node.inputs])
+            self.lines.append(f"{name} = {expr}")
+            self.names[out.id] = name
+
+    def _atom(self, x):
+        if isinstance(x, Literal):
+            return typed_constant(x.value, x.aval.dtype)
+        return self.names[x.id]
+
+    def value_of(self, var):
+        return self._atom(var)
+
+

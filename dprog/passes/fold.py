@@ -1,0 +1,44 @@
+"""Constant folding: evaluate nodes whose inputs are all known at compile time.
+
+Known values are literals and captured constants. Results of rank 0 become literals; small
+arrays become captured constants. Large broadcasts are left alone: a stride-0 view costs
+nothing at run time, while a folded copy would cost memory.
+"""
+import numpy as np
+
+from ..ir import Literal, Node, Var
+from ..ops.record import Kind
+
+MAX_FOLDED_ELEMENTS = 1 << 16
+
+
+def fold(graph):
+    known = {v.id: c for v, c in zip(graph.constvars, graph.consts) if isinstance(c, np.ndarray)}
+    constvars, consts = list(graph.constvars), list(graph.consts)
+    rename, nodes = {}, []
+    for node in graph.nodes:
+        inputs = [rename.get(x.id, x) if isinstance(x, Var) else x for x in node.inputs]
+        foldable = (not node.op.effectful and node.op.kind not in (Kind.CONTROL, Kind.FUSED, Kind.COLLECTIVE)
+                    and all(isinstance(x, Literal) or x.id in known for x in inputs)
+                    and all(v.aval.size <= MAX_FOLDED_ELEMENTS for v in node.outs))
+        if not foldable:
+            nodes.append(Node(node.op, inputs, node.params, node.outs, node.loc))
+            continue
+        values = [x.value if isinstance(x, Literal) else known[x.id] for x in inputs]
+        out = node.op.impl(*values, **node.params)
+        outs = out if node.op.multiple_results else [out]
+        for var, value in zip(node.outs, outs):
+            value = np.asarray(value, dtype=var.aval.dtype)
+            if var.aval.ndim == 0:
+                rename[var.id] = Literal(var.aval.dtype.type(value), var.aval)
+            else:
+                value = np.ascontiguousarray(value)
+                known[var.id] = value
+                constvars.append(var)
+                consts.append(value)
+    if not rename and len(nodes) == len(graph.nodes):
+        return graph
+    outvars = [rename.get(v.id, v) if isinstance(v, Var) else v for v in graph.outvars]
+    from .simplify import _materialise_outputs
+    outvars = _materialise_outputs(outvars, nodes, graph)
+    return graph.replace(nodes=nodes, outvars=outvars, constvars=constvars, consts=consts)

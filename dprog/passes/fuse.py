@@ -1,0 +1,145 @@
+"""Fusion: group elementwise ops and the reductions they feed into `fusion` nodes.
+
+A group is one loop nest over an iteration shape S. It holds elementwise ops whose output
+has shape S (and iotas of shape S) and reductions whose input has shape S. A value leaves
+the group (is materialised) only if something outside reads it. Movement ops are not
+fused: on the CPU they are NumPy views of materialised buffers (no copy), which the loop
+reads through their strides. Contractions, gathers, scans and control flow stay single.
+
+Groups are joined greedily in program order; a node may join a group only if that does
+not create a cycle between groups (group A needs B's output while B needs A's).
+"""
+from ..ir import Graph, Node, Var
+from ..ops.fusion import fusion_p
+from ..ops.misc import iota_p
+from ..ops.record import Kind
+
+FUSIBLE_REDUCTIONS = ("reduce_sum", "reduce_max", "reduce_min")
+
+
+def is_pointwise(node):
+    return node.op.kind is Kind.ELEMENTWISE or node.op is iota_p
+
+
+def is_fusible_reduction(node):
+    return node.op.kind is Kind.REDUCTION and node.op.name in FUSIBLE_REDUCTIONS
+
+
+class _Group:
+    __slots__ = ("index", "nodes", "shape", "reduced", "fusible", "deps")
+
+    def __init__(self, index, node, shape, fusible):
+        self.index = index
+        self.nodes = [node]
+        self.shape = shape
+        self.reduced = set()   # var ids produced by reductions (available after the loop)
+        self.fusible = fusible
+        self.deps = set()      # indices of groups this one reads from
+
+
+def _reaches(groups, start, target):
+    """Is `target` reachable from group `start` along dependency edges?"""
+    stack, seen = [start], set()
+    while stack:
+        g = stack.pop()
+        if g == target:
+            return True
+        if g in seen:
+            continue
+        seen.add(g)
+        stack.extend(groups[g].deps)
+    return False
+
+
+def _assign_groups(graph):
+    groups, producer = [], {}  # producer: var id -> group index
+
+    def operand_groups(node):
+        return {producer[x.id] for x in node.inputs if isinstance(x, Var) and x.id in producer}
+
+    def can_join(g, node):
+        others = operand_groups(node) - {g.index}
+        return not any(_reaches(groups, h, g.index) for h in others)
+
+    for node in graph.nodes:
+        target = None
+        if is_pointwise(node):
+            shape = node.outs[0].aval.shape
+            for x in node.inputs:
+                if not isinstance(x, Var) or x.id not in producer:
+                    continue
+                g = groups[producer[x.id]]
+                if g.fusible and g.shape == shape and x.id not in g.reduced and can_join(g, node):
+                    target = g
+                    break
+        elif is_fusible_reduction(node):
+            x = node.inputs[0]
+            if isinstance(x, Var) and x.id in producer:
+                g = groups[producer[x.id]]
+                if g.fusible and g.shape == x.aval.shape and x.id not in g.reduced and can_join(g, node):
+                    target = g
+        if target is None:
+            fusible = is_pointwise(node) or is_fusible_reduction(node)
+            shape = node.inputs[0].aval.shape if is_fusible_reduction(node) else (
+                node.outs[0].aval.shape if node.outs else ())
+            target = _Group(len(groups), node, shape, fusible)
+            groups.append(target)
+        else:
+            target.nodes.append(node)
+        target.deps |= operand_groups(node) - {target.index}
+        for v in node.outs:
+            producer[v.id] = target.index
+        if is_fusible_reduction(node):
+            target.reduced.update(v.id for v in node.outs)
+    return groups, producer
+
+
+def _topological(groups):
+    order, state = [], {}
+
+    def visit(i):
+        if state.get(i) == 2:
+            return
+        state[i] = 1
+        for d in sorted(groups[i].deps):
+            visit(d)
+        state[i] = 2
+        order.append(groups[i])
+    for g in groups:
+        visit(g.index)
+    return order
+
+
+def _fusion_node(group, used_outside):
+    """Replace a group by one fusion node over a closed sub-graph."""
+    inner_ids = {v.id for n in group.nodes for v in n.outs}
+    ext_vars, seen = [], set()
+    for n in group.nodes:
+        for x in n.inputs:
+            if isinstance(x, Var) and x.id not in inner_ids and x.id not in seen:
+                seen.add(x.id)
+                ext_vars.append(x)
+    outs = [v for n in group.nodes for v in n.outs if v.id in used_outside]
+    sub_in = [Var(v.aval) for v in ext_vars]
+    rename = {v.id: nv for v, nv in zip(ext_vars, sub_in)}
+    sub_nodes = [Node(n.op, [rename.get(x.id, x) if isinstance(x, Var) else x for x in n.inputs],
+                      n.params, n.outs, n.loc) for n in group.nodes]
+    sub = Graph(sub_in, sub_nodes, outs)
+    return Node(fusion_p, ext_vars, {"graph": sub, "shape": group.shape}, outs, group.nodes[0].loc)
+
+
+def fuse(graph):
+    groups, _ = _assign_groups(graph)
+    # Values read outside their group (by another group or as graph outputs).
+    used_outside = {v.id for v in graph.outvars if isinstance(v, Var)}
+    for g in groups:
+        inner = {v.id for n in g.nodes for v in n.outs}
+        for n in g.nodes:
+            used_outside.update(x.id for x in n.inputs if isinstance(x, Var) and x.id not in inner)
+    nodes = []
+    for g in _topological(groups):
+        if g.fusible:
+            nodes.append(_fusion_node(g, used_outside))
+        else:
+            nodes.extend(g.nodes)
+    return graph.replace(nodes=nodes)

@@ -1,0 +1,127 @@
+"""Algebraic simplification: small named rewrite rules applied in one forward sweep.
+
+Each rule looks at one node (with its inputs already rewritten) and returns a
+replacement atom for its single output, or None to keep the node. Rules branch on op
+records' kinds and on a few structural ops (reshape, transpose, broadcast); they never
+change what a program computes, only how many nodes compute it.
+"""
+from ..ir import Literal, Var
+from ..ops import elementwise as ew
+from ..ops import shape as sh
+from ..ops.record import Kind
+
+
+def _same_aval(atom, var):
+    return atom.aval.shape == var.aval.shape and atom.aval.dtype == var.aval.dtype
+
+
+def _is_literal(atom, value):
+    return isinstance(atom, Literal) and atom.value == value
+
+
+def identity_arithmetic(node, producers):
+    """x * 1, 1 * x, x + 0, 0 + x, x - 0, x / 1 -> x (when x already has the output's shape)."""
+    op, ins, out = node.op, node.inputs, node.outs[0]
+    if not out.aval.dtype.kind == "f" and op not in (ew.add_p, ew.mul_p, ew.sub_p):
+        return None
+    pairs = {ew.mul_p: ((0, 1, 1), (1, 0, 1)), ew.add_p: ((0, 1, 0), (1, 0, 0)),
+             ew.sub_p: ((0, 1, 0),), ew.div_p: ((0, 1, 1),)}
+    for keep, other, neutral in pairs.get(op, ()):
+        if _is_literal(ins[other], neutral) and _same_aval(ins[keep], out):
+            return ins[keep]
+    return None
+
+
+def double_negation(node, producers):
+    if node.op is ew.neg_p:
+        inner = producers.get(getattr(node.inputs[0], "id", None))
+        if inner is not None and inner.op is ew.neg_p:
+            return inner.inputs[0]
+    return None
+
+
+def trivial_movement(node, producers):
+    """reshape/broadcast to the same shape, identity transpose, same-dtype casts."""
+    x, out = node.inputs[0] if node.inputs else None, node.outs[0] if node.outs else None
+    if node.op in (sh.reshape_p, sh.broadcast_in_dim_p) and x is not None and _same_aval(x, out):
+        return x
+    if node.op is sh.transpose_p and tuple(node.params["perm"]) == tuple(range(out.aval.ndim)):
+        return x
+    if node.op is ew.convert_element_type_p and _same_aval(x, out) and x.aval.weak == out.aval.weak:
+        return x
+    return None
+
+
+def compose_movement(node, producers):
+    """reshape(reshape(x)) -> reshape(x); transpose(transpose(x)) -> one transpose;
+    broadcast_in_dim(broadcast_in_dim(x)) -> one broadcast. Rewrites the node in place."""
+    x = node.inputs[0] if node.inputs else None
+    inner = producers.get(getattr(x, "id", None))
+    if inner is None or inner.op is not node.op:
+        return None
+    if node.op is sh.reshape_p:
+        node.inputs = [inner.inputs[0]]
+    elif node.op is sh.transpose_p:
+        p_in, p_out = inner.params["perm"], node.params["perm"]
+        node.params = {"perm": tuple(p_in[i] for i in p_out)}
+        node.inputs = [inner.inputs[0]]
+    elif node.op is sh.broadcast_in_dim_p:
+        d_in, d_out = inner.params["dims"], node.params["dims"]
+        node.params = {"shape": node.params["shape"], "dims": tuple(d_out[d] for d in d_in)}
+        node.inputs = [inner.inputs[0]]
+    return None
+
+
+def scalar_broadcast_operands(node, producers):
+    """Elementwise ops accept rank-0 operands: use the scalar instead of its broadcast,
+    so fused kernels read a scalar rather than a stride-0 array."""
+    if node.op.kind is not Kind.ELEMENTWISE:
+        return None
+    shape = node.outs[0].aval.shape
+    new = list(node.inputs)
+    for i, x in enumerate(node.inputs):
+        p = producers.get(getattr(x, "id", None))
+        if p is not None and p.op is sh.broadcast_in_dim_p and p.inputs[0].aval.ndim == 0:
+            new[i] = p.inputs[0]
+    if new != node.inputs and any(a.aval.shape == shape for a in new):
+        node.inputs = new
+    return None
+
+
+RULES = [compose_movement, scalar_broadcast_operands, trivial_movement, identity_arithmetic,
+         double_negation]
+
+
+def simplify(graph):
+    from ..ir import Node
+    rename, producers, nodes = {}, {}, []
+    for node in graph.nodes:
+        node = Node(node.op, [rename.get(x.id, x) if isinstance(x, Var) else x for x in node.inputs],
+                    dict(node.params), node.outs, node.loc)
+        replacement = None
+        if len(node.outs) == 1 and not node.subgraphs():
+            for rule in RULES:
+                replacement = rule(node, producers)
+                if replacement is not None:
+                    break
+        if replacement is not None:
+            rename[node.outs[0].id] = replacement
+            continue
+        nodes.append(node)
+        for v in node.outs:
+            producers[v.id] = node
+    outvars = [rename.get(v.id, v) if isinstance(v, Var) else v for v in graph.outvars]
+    # An output that became a literal or an input needs a node of its own.
+    return graph.replace(nodes=nodes, outvars=_materialise_outputs(outvars, nodes, graph))
+
+
+def _materialise_outputs(outvars, nodes, graph):
+    from ..ir import Node
+    result = []
+    for v in outvars:
+        if isinstance(v, Literal):
+            var = Var(v.aval)
+            nodes.append(Node(ew.copy_p, [v], {}, [var]))
+            v = var
+        result.append(v)
+    return result
