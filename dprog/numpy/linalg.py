@@ -6,7 +6,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import ShapeError, UnsupportedError, with_location
 from ..ops import contract
-from ._core import aval_of, asarray, broadcast_shapes, broadcast_to, cast, promote, normalize_axis
+from ._core import aval_of, asarray, broadcast_shapes, broadcast_to, cast, normalize_axis
 from .reductions import sum as _sum
 from .shape import moveaxis, reshape, ravel, transpose
 
