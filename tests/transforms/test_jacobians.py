@@ -145,3 +145,12 @@ def test_one_batched_pass_not_a_loop(jac):
     # One vmapped VJP/JVP: the graph does not grow with the number of basis vectors.
     counts = {_node_count(jac, n, m) for n in (2, 7, 31) for m in (3, 11)}
     assert len(counts) == 1, counts
+
+
+def test_hessian_of_pytree_input():
+    p = {"w": rand(3), "b": np.float64(0.3)}
+    H = dp.hessian(lambda p: dnp.sum(p["w"] ** 2) * p["b"] ** 2)(p)
+    np.testing.assert_allclose(H["w"]["w"], 2 * p["b"] ** 2 * np.eye(3), rtol=1e-12)
+    np.testing.assert_allclose(H["w"]["b"], 4 * p["b"] * p["w"], rtol=1e-12)
+    np.testing.assert_allclose(H["b"]["w"], 4 * p["b"] * p["w"], rtol=1e-12)
+    np.testing.assert_allclose(H["b"]["b"], 2 * np.sum(p["w"] ** 2), rtol=1e-12)

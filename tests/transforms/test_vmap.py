@@ -165,3 +165,11 @@ def test_error_inside_jit_names_user_line():
     def outer(x, y):
         return dp.vmap(f)(x, y)
     _raises(outer, rand(3, 4), rand(2, 4), match="inconsistent sizes")
+
+
+def test_grad_of_vmap_of_grad():
+    x, w = rand(3, 5), rand(5)
+    f = lambda w, x: dnp.sum(dnp.sin(w * x))  # noqa: E731
+    per_example = dp.vmap(dp.grad(f), in_axes=(None, 0))
+    gg = dp.grad(lambda w: dnp.sum(per_example(w, x)))(w)
+    np.testing.assert_allclose(gg, np.sum(-np.sin(w * x) * x ** 2, axis=0), rtol=1e-12)
