@@ -6,13 +6,20 @@ import numpy as np
 from .. import dtypes
 from ..errors import ShapeError, UnsupportedError, with_location
 from ..ops import contract
-from ._core import aval_of, asarray, broadcast_shapes, broadcast_to, promote, normalize_axis
+from ._core import aval_of, asarray, broadcast_shapes, broadcast_to, cast, normalize_axis
 from .reductions import sum as _sum
 from .shape import moveaxis, reshape, ravel, transpose
 
 
+def _promote_dtypes(a, b):
+    """A common dtype only: contraction operands do not broadcast against each other."""
+    a, b = asarray(a), asarray(b)
+    dtype, weak = dtypes.result_type(aval_of(a), aval_of(b))
+    return cast(a, dtype, weak), cast(b, dtype, weak)
+
+
 def matmul(a, b):
-    a, b = promote("matmul", a, b, keep_rank0=True)
+    a, b = _promote_dtypes(a, b)
     aa, ba = aval_of(a), aval_of(b)
     if aa.ndim == 0 or ba.ndim == 0:
         raise ShapeError(with_location("matmul: operands must not be scalars (use *)"))
@@ -60,7 +67,7 @@ def outer(a, b):
 
 
 def tensordot(a, b, axes=2):
-    a, b = promote("tensordot", a, b, keep_rank0=True)
+    a, b = _promote_dtypes(a, b)
     aa, ba = aval_of(a), aval_of(b)
     if isinstance(axes, (int, np.integer)):
         ax_a = list(range(aa.ndim - axes, aa.ndim))
@@ -140,7 +147,7 @@ def _pair(sa, a, sb, b, out):
 
     def size(cs):
         return int(np.prod([sizes[c] for c in cs], dtype=np.int64))
-    a, b = promote("einsum", a, b, keep_rank0=True)
+    a, b = _promote_dtypes(a, b)
     a3 = reshape(transpose(a, [sa.index(c) for c in batch + free_a + contract_]),
                  (size(batch), size(free_a), size(contract_)))
     b3 = reshape(transpose(b, [sb.index(c) for c in batch + contract_ + free_b]),

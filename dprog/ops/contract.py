@@ -8,8 +8,9 @@ import numpy as np
 from .. import dtypes
 from ..errors import DtypeError, ShapeError, with_location
 from ..ir import Aval
+from .batching import bdim_to_front, moveaxis, unbatched_shape
 from .record import Kind, Op, register
-from .shape import transpose_p
+from .shape import reshape_p, transpose_p
 
 
 def _matmul_abstract(a, b):
@@ -47,5 +48,20 @@ def _matmul_vjp(ct, primals, outs):
     return [matmul_p(ct, swap_last(b)), matmul_p(swap_last(a), ct)]
 
 
+def _matmul_batch(axis_size, args, dims, /):
+    a, b = args
+    da, db = dims
+    (m, k), n = unbatched_shape(a, da)[-2:], unbatched_shape(b, db)[-1]
+    # A shared 2-d matrix needs no copy per member: fold the batch into the other
+    # operand's rows (or columns), so one plain BLAS call serves the whole batch.
+    if db is None and len(unbatched_shape(b, db)) == 2:
+        rows = reshape_p(bdim_to_front(a, da), shape=(axis_size * m, k))
+        return reshape_p(matmul_p(rows, b), shape=(axis_size, m, n)), 0
+    if da is None and len(unbatched_shape(a, da)) == 2:
+        cols = reshape_p(moveaxis(b, db, 1), shape=(k, axis_size * n))
+        return reshape_p(matmul_p(a, cols), shape=(m, axis_size, n)), 1
+    return matmul_p(bdim_to_front(a, da, axis_size), bdim_to_front(b, db, axis_size)), 0
+
+
 matmul_p = register(Op("matmul", Kind.CONTRACTION, _matmul_abstract, np.matmul,
-                       jvp=_matmul_jvp, vjp=_matmul_vjp, domain="matmul"))
+                       jvp=_matmul_jvp, vjp=_matmul_vjp, batch=_matmul_batch, domain="matmul"))

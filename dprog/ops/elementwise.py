@@ -16,6 +16,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import DtypeError, ShapeError, with_location
 from ..ir import Aval
+from .batching import elementwise_rule
 from .record import Kind, Op, register
 
 ACCEPTS = {
@@ -109,11 +110,17 @@ def define(name, arity, impl, *, partials=None, expr=None, accepts="float", out_
            domain="real", doc=""):
     """Register one elementwise op. partials=None marks it non-differentiable."""
     differentiable = partials is not None
-    return register(Op(
+    return with_batch_rule(register(Op(
         name, Kind.ELEMENTWISE, elementwise_abstract(name, accepts, out_dtype), impl,
         jvp=_jvp_from_partials(partials) if differentiable else _zero_jvp,
         vjp=_vjp_from_partials(partials) if differentiable else _zero_vjp,
-        expr=expr, domain=domain, differentiable=differentiable, doc=doc))
+        expr=expr, domain=domain, differentiable=differentiable, doc=doc)))
+
+
+def with_batch_rule(op):
+    """Give an elementwise op the shared vmap rule (it needs the op, so it comes after)."""
+    op.batch = elementwise_rule(op)
+    return op
 
 
 def _dnp():
@@ -287,9 +294,9 @@ def _select_vjp(ct, primals, outs):
             _fit(select_p(pred, zero, ct), b.aval) if _needs_ct(b) else None]
 
 
-select_p = register(Op("select", Kind.ELEMENTWISE, _select_abstract, np.where,
+select_p = with_batch_rule(register(Op("select", Kind.ELEMENTWISE, _select_abstract, np.where,
                        jvp=_select_jvp, vjp=_select_vjp, expr="({1} if {0} else {2})",
-                       domain="select", doc="where(pred, on_true, on_false)"))
+                       domain="select", doc="where(pred, on_true, on_false)")))
 
 
 # convert_element_type(x, dtype, weak): casts; derivatives pass between float dtypes only.
@@ -315,10 +322,10 @@ def _convert_vjp(ct, primals, outs, *, dtype, weak=False):
     return [convert_element_type_p(ct, dtype=x.aval.dtype, weak=x.aval.weak)]
 
 
-convert_element_type_p = register(Op(
+convert_element_type_p = with_batch_rule(register(Op(
     "convert_element_type", Kind.ELEMENTWISE, _convert_abstract, _convert_impl,
     jvp=_convert_jvp, vjp=_convert_vjp, expr="vm.cast({0}, {dtype})", domain="real",
-    doc="astype; float->int truncates toward zero as NumPy"))
+    doc="astype; float->int truncates toward zero as NumPy")))
 
 
 stop_gradient_p = define("stop_gradient", 1, lambda x: np.array(x, copy=True), expr="{0}",

@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import DtypeError, ShapeError, with_location
 from ..ir import Aval
+from .batching import aval, batch_iota, bdim_to_front, moveaxis, normalize_index
 from .record import Kind, Op, register
 
 
@@ -50,8 +51,33 @@ def _gather_vjp(ct, primals, outs, *, axis):
     return [scatter_add_p(ct, idx, axis=axis, size=x.aval.shape[axis]), None]
 
 
+def _member_offsets(idx, n, axis_size):
+    """idx (batch axis first) normalised and offset by b * n for member b, so that one
+    gather/scatter over the batch folded into the indexed axis serves every member."""
+    from .elementwise import add_p, mul_p
+    dt = aval(idx).dtype
+    base = mul_p(batch_iota(axis_size, aval(idx).shape[1:], dt), dt.type(n))
+    return add_p(normalize_index(idx, n), base)
+
+
+def _gather_batch(axis_size, args, dims, /, *, axis):
+    x, idx = args
+    dx, di = dims
+    if di is None:
+        return gather_p(bdim_to_front(x, dx), idx, axis=axis + 1), 0
+    idx = bdim_to_front(idx, di)
+    if dx is None:  # the batch axis of idx lands where the gathered axis was
+        return gather_p(x, idx, axis=axis), axis
+    x = moveaxis(x, dx, axis)  # head + (B, n) + tail
+    shape = aval(x).shape
+    n = shape[axis + 1]
+    from .shape import reshape_p
+    x = reshape_p(x, shape=shape[:axis] + (axis_size * n,) + shape[axis + 2:])
+    return gather_p(x, _member_offsets(idx, n, axis_size), axis=axis), axis
+
+
 gather_p = register(Op("gather", Kind.INDEX, _gather_abstract, _gather_impl,
-                       jvp=_gather_jvp, vjp=_gather_vjp, domain="gather"))
+                       jvp=_gather_jvp, vjp=_gather_vjp, batch=_gather_batch, domain="gather"))
 
 
 def _scatter_abstract(upd, idx, *, axis, size):
@@ -84,6 +110,23 @@ def _scatter_vjp(ct, primals, outs, *, axis, size):
     return [gather_p(ct, primals[1], axis=axis), None]
 
 
+def _scatter_batch(axis_size, args, dims, /, *, axis, size):
+    upd, idx = args
+    du, di = dims
+    if di is None:
+        return scatter_add_p(bdim_to_front(upd, du), idx, axis=axis + 1, size=size), 0
+    idx = bdim_to_front(idx, di)
+    # (B, head, idx, tail) -> (head, B, idx, tail): the (B, idx) block matches the
+    # offset indices, which scatter into one output axis of B * size.
+    upd = moveaxis(bdim_to_front(upd, du, axis_size), 0, axis)
+    out = scatter_add_p(upd, _member_offsets(idx, size, axis_size), axis=axis,
+                        size=axis_size * size)
+    shape = aval(out).shape
+    from .shape import reshape_p
+    return reshape_p(out, shape=shape[:axis] + (axis_size, size) + shape[axis + 1:]), axis
+
+
 scatter_add_p = register(Op("scatter_add", Kind.INDEX, _scatter_abstract, _scatter_impl,
-                            jvp=_scatter_jvp, vjp=_scatter_vjp, domain="scatter",
+                            jvp=_scatter_jvp, vjp=_scatter_vjp, batch=_scatter_batch,
+                            domain="scatter",
                             doc="zeros of the gathered-from shape, with updates added at idx"))

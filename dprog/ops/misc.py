@@ -4,6 +4,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import ShapeError, with_location
 from ..ir import Aval
+from .batching import shift_axes_rule
 from .record import Kind, Op, register
 from .shape import linear_jvp
 
@@ -20,7 +21,13 @@ def _iota_impl(*, shape, dtype, axis):
     return np.broadcast_to(ramp, shape)
 
 
+def _iota_batch(axis_size, args, dims, /, **params):
+    # No operands, so nothing is ever batched: every member sees the same ramp.
+    return iota_p(**params), None
+
+
 iota_p = register(Op("iota", Kind.CREATION, _iota_abstract, _iota_impl, differentiable=False,
+                     batch=_iota_batch,
                      doc="0, 1, 2, ... along `axis`, broadcast to `shape`"))
 
 
@@ -39,6 +46,6 @@ def _cumsum_impl(x, *, axis, reverse):
 
 cumsum_p = register(Op(
     "cumsum", Kind.SCAN, _cumsum_abstract, _cumsum_impl,
-    jvp=linear_jvp(lambda: cumsum_p),
+    jvp=linear_jvp(lambda: cumsum_p), batch=shift_axes_rule(lambda: cumsum_p, "axis"),
     vjp=lambda ct, primals, outs, *, axis, reverse: [cumsum_p(ct, axis=axis, reverse=not reverse)],
     doc="inclusive prefix sum along axis (from the end when reverse)"))

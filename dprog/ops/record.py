@@ -27,7 +27,9 @@ class Op:
     impl(*arrays, **params) -> array | list[array]    NumPy reference
     jvp(primals, tangents, outs, **params) -> tangent(s) of the outputs (None = zero)
     vjp(cts, primals, outs, **params) -> one cotangent per input (None = zero)
-    batch(args, dims, **params) -> (outs, out_dims)   vmap rule
+    batch(axis_size, args, dims, /, **params) -> (out, out_dim)   vmap rule: dims[i] is the
+        batch axis of args[i] or None (lists of outs/out_dims for multiple_results ops);
+        see dprog/ops/batching.py. Elementwise ops share one rule.
     expr: scalar expression template for codegen, e.g. "({0} + {1})", or a dict keyed by
           the operand dtype's kind ("f", "i", "b") where the expression differs by dtype.
           Names: math.* (Numba), vm.* (kernels/vecmath), sc.* (kernels/scalar)

@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import ShapeError, DtypeError, with_location
 from ..ir import Aval
+from .batching import shift_axes_rule
 from .record import Kind, Op, register
 from .shape import broadcast_in_dim_p, linear_jvp
 
@@ -50,7 +51,8 @@ def _sum_vjp(ct, primals, outs, *, axes):
 reduce_sum_p = register(Op(
     "reduce_sum", Kind.REDUCTION, _reduce_abstract("reduce_sum", False),
     lambda x, *, axes: np.sum(x, axis=axes, dtype=np.asarray(x).dtype),
-    jvp=linear_jvp(lambda: reduce_sum_p), vjp=_sum_vjp, expr="+"))
+    jvp=linear_jvp(lambda: reduce_sum_p), vjp=_sum_vjp, expr="+",
+    batch=shift_axes_rule(lambda: reduce_sum_p, "axes")))
 
 
 def _chooser_indicators(x, out, axes):
@@ -77,10 +79,12 @@ def _chooser_vjp(ct, primals, outs, *, axes):
 reduce_max_p = register(Op(
     "reduce_max", Kind.REDUCTION, _reduce_abstract("reduce_max", True),
     lambda x, *, axes: np.max(x, axis=axes), jvp=_chooser_jvp, vjp=_chooser_vjp, expr="max",
+    batch=shift_axes_rule(lambda: reduce_max_p, "axes"),
     doc="NaN propagates; ties share the derivative equally"))
 reduce_min_p = register(Op(
     "reduce_min", Kind.REDUCTION, _reduce_abstract("reduce_min", True),
     lambda x, *, axes: np.min(x, axis=axes), jvp=_chooser_jvp, vjp=_chooser_vjp, expr="min",
+    batch=shift_axes_rule(lambda: reduce_min_p, "axes"),
     doc="NaN propagates; ties share the derivative equally"))
 
 
@@ -95,7 +99,9 @@ def _arg_abstract(name):
 
 argmax_p = register(Op("argmax", Kind.REDUCTION, _arg_abstract("argmax"),
                        lambda x, *, axis: np.argmax(x, axis=axis), differentiable=False,
+                       batch=shift_axes_rule(lambda: argmax_p, "axis"),
                        expr="argmax", doc="first index of the maximum (first NaN wins)"))
 argmin_p = register(Op("argmin", Kind.REDUCTION, _arg_abstract("argmin"),
                        lambda x, *, axis: np.argmin(x, axis=axis), differentiable=False,
+                       batch=shift_axes_rule(lambda: argmin_p, "axis"),
                        expr="argmin", doc="first index of the minimum (first NaN wins)"))

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..errors import ShapeError, with_location
 from ..ir import Aval
+from .batching import aval, bdim_to_front, shift_axes_rule, unbatched_shape
 from .record import Kind, Op, register
 
 
@@ -43,9 +44,15 @@ def _broadcast_vjp(ct, primals, outs, *, shape, dims):
     return [reshape_p(total, shape=x.aval.shape) if total.aval.shape != x.aval.shape else total]
 
 
+def _broadcast_batch(axis_size, args, bdims, /, *, shape, dims):
+    x = bdim_to_front(args[0], bdims[0])
+    return broadcast_in_dim_p(x, shape=(axis_size,) + tuple(shape),
+                              dims=(0,) + tuple(d + 1 for d in dims)), 0
+
+
 broadcast_in_dim_p = register(Op(
     "broadcast_in_dim", Kind.MOVEMENT, _broadcast_abstract, _broadcast_impl,
-    jvp=linear_jvp(lambda: broadcast_in_dim_p), vjp=_broadcast_vjp,
+    jvp=linear_jvp(lambda: broadcast_in_dim_p), vjp=_broadcast_vjp, batch=_broadcast_batch,
     doc="operand dim i becomes output dim dims[i]; other output dims are new"))
 
 
@@ -63,6 +70,8 @@ reshape_p = register(Op(
     "reshape", Kind.MOVEMENT, _reshape_abstract, lambda x, *, shape: np.reshape(x, shape),
     jvp=linear_jvp(lambda: reshape_p),
     vjp=lambda ct, primals, outs, *, shape: [reshape_p(ct, shape=primals[0].aval.shape)],
+    batch=lambda axis_size, args, dims, /, *, shape: (
+        reshape_p(bdim_to_front(args[0], dims[0]), shape=(axis_size,) + tuple(shape)), 0),
     doc="row-major (C order) reshape"))
 
 
@@ -79,7 +88,9 @@ transpose_p = register(Op(
     "transpose", Kind.MOVEMENT, _transpose_abstract,
     lambda x, *, perm: np.transpose(x, perm),
     jvp=linear_jvp(lambda: transpose_p),
-    vjp=lambda ct, primals, outs, *, perm: [transpose_p(ct, perm=tuple(np.argsort(perm).tolist()))]))
+    vjp=lambda ct, primals, outs, *, perm: [transpose_p(ct, perm=tuple(np.argsort(perm).tolist()))],
+    batch=lambda axis_size, args, dims, /, *, perm: (
+        transpose_p(bdim_to_front(args[0], dims[0]), perm=(0,) + tuple(p + 1 for p in perm)), 0)))
 
 
 # ------------------------------------------------------------------------------ slice
@@ -111,9 +122,15 @@ def _slice_vjp(ct, primals, outs, *, start, limit, step):
                   interior=tuple(interior))]
 
 
+def _slice_batch(axis_size, args, dims, /, *, start, limit, step):
+    x = bdim_to_front(args[0], dims[0])
+    return slice_p(x, start=(0,) + tuple(start), limit=(axis_size,) + tuple(limit),
+                   step=(1,) + tuple(step)), 0
+
+
 slice_p = register(Op(
     "slice", Kind.MOVEMENT, _slice_abstract, _slice_impl,
-    jvp=linear_jvp(lambda: slice_p), vjp=_slice_vjp,
+    jvp=linear_jvp(lambda: slice_p), vjp=_slice_vjp, batch=_slice_batch,
     doc="static strided slice x[start:limit:step] per axis (step >= 1)"))
 
 
@@ -166,8 +183,27 @@ def _pad_vjp(ct, primals, outs, *, lo, hi, interior):
     return [ct_x, ct_v]
 
 
+def _pad_batch(axis_size, args, dims, /, *, lo, hi, interior):
+    x, v = args
+    wide = dict(lo=(0,) + tuple(lo), hi=(0,) + tuple(hi), interior=(0,) + tuple(interior))
+    xb = bdim_to_front(x, dims[0], axis_size)
+    if dims[1] is None:
+        return pad_p(xb, v, **wide), 0
+    # One padding value per member: pad with zero, then fill the pad positions (a mask
+    # padded with False marks the original elements) with each member's value.
+    from .elementwise import select_p
+    padded = pad_p(xb, np.zeros((), aval(xb).dtype), **wide)
+    inner = np.ones(unbatched_shape(x, dims[0]), np.bool_)
+    mask = pad_p(inner, np.False_, lo=tuple(lo), hi=tuple(hi), interior=tuple(interior))
+    out_shape = aval(padded).shape
+    mask = broadcast_in_dim_p(mask, shape=out_shape, dims=tuple(range(1, len(out_shape))))
+    fill = broadcast_in_dim_p(v, shape=out_shape, dims=(0,))
+    return select_p(mask, padded, fill), 0
+
+
 pad_p = register(Op(
     "pad", Kind.MOVEMENT, _pad_abstract, _pad_impl, jvp=_pad_jvp, vjp=_pad_vjp,
+    batch=_pad_batch,
     doc="constant padding: lo/hi widths per axis and interior padding between elements"))
 
 
@@ -181,7 +217,7 @@ def _rev_abstract(x, *, axes):
 
 rev_p = register(Op(
     "rev", Kind.MOVEMENT, _rev_abstract, lambda x, *, axes: np.flip(x, axes),
-    jvp=linear_jvp(lambda: rev_p),
+    jvp=linear_jvp(lambda: rev_p), batch=shift_axes_rule(lambda: rev_p, "axes"),
     vjp=lambda ct, primals, outs, *, axes: [rev_p(ct, axes=axes)], doc="reverse along axes"))
 
 
@@ -220,10 +256,15 @@ def _concat_vjp(ct, primals, outs, *, axis):
     return cts
 
 
+def _concat_batch(axis_size, args, dims, /, *, axis):
+    xs = [bdim_to_front(x, d, axis_size) for x, d in zip(args, dims)]
+    return concatenate_p(*xs, axis=axis + 1), 0
+
+
 concatenate_p = register(Op(
     "concatenate", Kind.MOVEMENT, _concat_abstract,
     lambda *xs, axis: np.concatenate(xs, axis=axis),
-    jvp=_concat_jvp, vjp=_concat_vjp))
+    jvp=_concat_jvp, vjp=_concat_vjp, batch=_concat_batch))
 
 
 from .reduce import reduce_sum_p  # noqa: E402  (vjp of broadcast sums; reduce imports us too)
