@@ -12,6 +12,7 @@ import numpy as np
 from ..ir import Literal
 from . import module_cache
 from .cpu_kernel import HEADER, kernel_source
+from .expressions import typed_constant
 from .cpu_plan import plan
 
 _parallel_lock = threading.Lock()  # Numba's workqueue layer must not run two parallel regions at once
@@ -57,7 +58,7 @@ class CpuExecutable:
 
     def __call__(self, leaves):
         args = [x if (type(x) is np.ndarray and x.dtype == a.dtype and x.flags.c_contiguous)
-                else np.ascontiguousarray(x, dtype=a.dtype) for x, a in zip(leaves, self.in_avals)]
+                else _contiguous(x, a.dtype) for x, a in zip(leaves, self.in_avals)]
         ws = self._pool.pop() if self._pool else [None] * self.n_slots
         try:
             return self._driver(ws, *args)
@@ -144,13 +145,13 @@ class CpuExecutable:
             if v.id in step.reduce_inits:
                 axes = next(n.params["axes"] for n in sub.nodes if n.outs[0] is v)
                 kshape = tuple(1 if d in axes else n for d, n in enumerate(shape))
-                init = step.reduce_inits[v.id]
+                init = typed_constant(step.reduce_inits[v.id], v.aval.dtype)
                 if b.slot is not None:
                     lines.append(f"{o} = ws[{b.slot}]")
                     lines.append(f"if {o} is None: {o} = ws[{b.slot}] = np.empty({v.aval.shape}, {dt})")
-                    lines.append(f"{o}.fill({init!r})")
+                    lines.append(f"{o}.fill({init})")
                 else:
-                    lines.append(f"{o} = np.full({v.aval.shape}, {init!r}, {dt})")
+                    lines.append(f"{o} = np.full({v.aval.shape}, {init}, {dt})")
                 out_args.append(f"{o}.reshape({kshape})")
             else:
                 if b.slot is not None:
@@ -170,6 +171,12 @@ class CpuExecutable:
         sizes = [str(int(np.prod(shape, dtype=np.int64)))] if step.flat else [str(n) for n in shape]
         lines.append(f"{kname}({', '.join(sizes + out_args + in_args)})")
         return lines
+
+
+def _contiguous(x, dtype):
+    # np.ascontiguousarray would turn a 0-d value into shape (1,).
+    x = np.asarray(x, dtype=dtype)
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
 
 def _bound_impl(node):

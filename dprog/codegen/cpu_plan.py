@@ -48,10 +48,12 @@ class Step:
 
 def _view_contiguous(node, src):
     op, out = node.op, node.outs[0].aval
-    if op is sh.reshape_p:
-        return True  # NumPy reshapes contiguous data as a view, anything else as a copy
     if not src.contiguous:
+        # Strided data may reshape to a view or to a copy (NumPy decides): assume the
+        # worst for both layout (strided) and lifetime (aliases its source).
         return False
+    if op is sh.reshape_p:
+        return True
     if op is sh.broadcast_in_dim_p:
         return out.size == src.var.aval.size
     if op is sh.transpose_p:
@@ -103,9 +105,6 @@ def plan(graph):
                     b.base = b
                 else:
                     b = Buffer(v, _view_contiguous(node, src), src.base, "view")
-                    if node.op is sh.reshape_p and not src.contiguous:
-                        b.base = b  # reshape of strided data copies
-                        b.kind = "other"
             else:
                 b = Buffer(v, kind == "temp", None, kind)
                 b.base = b
