@@ -24,6 +24,7 @@ def _map_kernels_package():
     module = importlib.util.module_from_spec(spec)
     sys.modules["dprog.kernels"] = module
     spec.loader.exec_module(module)
+    globals()["kernels"] = module
 
 
 _map_kernels_package()

@@ -1,0 +1,1 @@
+"""dprog's benchmarks: `python -m benchmarks` times dprog against NumPy, JAX and PyTorch."""

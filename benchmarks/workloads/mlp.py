@@ -1,0 +1,85 @@
+"""One SGD training step of a 784-1024-1024-10 tanh MLP on a batch of 256 (float32)."""
+import numpy as np
+
+import dprog as dp
+import dprog.numpy as dnp
+
+NAME = "MLP train step 256x784-1024-1024-10 (f32)"
+SIZES = (784, 1024, 1024, 10)
+BATCH = 256
+LR = 0.01
+
+
+def bytes_moved():
+    return None  # matmul-bound
+
+
+def init_params(rng):
+    params = []
+    for m, n in zip(SIZES[:-1], SIZES[1:]):
+        params.append((rng.standard_normal((m, n)).astype(np.float32) / np.float32(np.sqrt(m)),
+                       np.zeros(n, np.float32)))
+    return params
+
+
+def loss_dprog(params, x, y):
+    h = x
+    for i, (w, b) in enumerate(params):
+        h = h @ w + b
+        if i < len(params) - 1:
+            h = dnp.tanh(h)
+    h = h - dnp.max(h, axis=1, keepdims=True)
+    lse = dnp.log(dnp.sum(dnp.exp(h), axis=1))
+    return dnp.mean(lse - dnp.take_along_axis(h, y[:, None], axis=1)[:, 0])
+
+
+@dp.jit
+def step_dprog(params, x, y):
+    loss, g = dp.value_and_grad(loss_dprog)(params, x, y)
+    new = dp.tree_map(lambda p, gp: p - LR * gp, params, g)
+    return new, loss
+
+
+def build(peers):
+    rng = np.random.default_rng(0)
+    params = init_params(rng)
+    x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
+    y = rng.integers(0, SIZES[-1], BATCH)
+    fns = {"dprog": lambda: step_dprog(params, x, y)}
+    jax = peers.get("jax")
+    if jax:
+        jnp = jax.numpy
+
+        def loss_jax(params, x, y):
+            h = x
+            for i, (w, b) in enumerate(params):
+                h = h @ w + b
+                if i < len(params) - 1:
+                    h = jnp.tanh(h)
+            return jnp.mean(jax.nn.logsumexp(h, axis=1) - jnp.take_along_axis(h, y[:, None], axis=1)[:, 0])
+
+        @jax.jit
+        def step_jax(params, x, y):
+            loss, g = jax.value_and_grad(loss_jax)(params, x, y)
+            return jax.tree_util.tree_map(lambda p, gp: p - LR * gp, params, g), loss
+        pj = jax.device_put(params)
+        xj, yj = jax.device_put(x), jax.device_put(y.astype(np.int32))
+        fns["jax"] = lambda: jax.block_until_ready(step_jax(pj, xj, yj))
+    torch = peers.get("torch")
+    if torch:
+        pt = [(torch.from_numpy(w.copy()).requires_grad_(True), torch.from_numpy(b.copy()).requires_grad_(True))
+              for w, b in params]
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+        def step_torch():
+            h = xt
+            for i, (w, b) in enumerate(pt):
+                h = h @ w + b
+                if i < len(pt) - 1:
+                    h = torch.tanh(h)
+            loss = torch.nn.functional.cross_entropy(h, yt)
+            grads = torch.autograd.grad(loss, [p for wb in pt for p in wb])
+            with torch.no_grad():
+                return [p - LR * g for p, g in zip([p for wb in pt for p in wb], grads)], loss
+        fns["torch"] = step_torch
+    return fns
