@@ -6,13 +6,16 @@ import numpy as np
 from .. import dtypes
 from ..errors import ShapeError, UnsupportedError, with_location
 from ..ops import contract
-from ._core import aval_of, asarray, broadcast_shapes, broadcast_to, promote, normalize_axis
+from ._core import aval_of, asarray, broadcast_shapes, broadcast_to, cast, promote, normalize_axis
 from .reductions import sum as _sum
 from .shape import moveaxis, reshape, ravel, transpose
 
 
 def matmul(a, b):
-    a, b = promote("matmul", a, b, keep_rank0=True)
+    # Promote dtypes only: the core dims need not broadcast ((4,) @ (4, 2) is valid).
+    a, b = asarray(a), asarray(b)
+    dtype, weak = dtypes.result_type(aval_of(a), aval_of(b))
+    a, b = cast(a, dtype, weak), cast(b, dtype, weak)
     aa, ba = aval_of(a), aval_of(b)
     if aa.ndim == 0 or ba.ndim == 0:
         raise ShapeError(with_location("matmul: operands must not be scalars (use *)"))
