@@ -11,6 +11,7 @@
 """
 from . import tracer_methods as _tracer_methods  # noqa: F401  (Tracer operators)
 from . import numpy  # noqa: F401
+from . import nn, optim, random  # noqa: F401  (dp.nn, dp.optim, dp.random)
 from .api import grad, jvp, linearize, make_graph, stop_gradient, value_and_grad, vjp  # noqa: F401
 from .config import config  # noqa: F401
 from .errors import (DprogError, DtypeError, LeakedTracerError, PytreeError,  # noqa: F401
