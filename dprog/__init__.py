@@ -31,6 +31,7 @@ _map_kernels_package()
 
 from . import tracer_methods as _tracer_methods  # noqa: F401  (Tracer operators)
 from . import numpy  # noqa: F401
+from . import nn, optim, random  # noqa: F401  (dp.nn, dp.optim, dp.random)
 from .api import grad, jvp, linearize, make_graph, stop_gradient, value_and_grad, vjp  # noqa: F401
 from .api_jac import hessian, jacfwd, jacrev  # noqa: F401
 from .api_vmap import vmap  # noqa: F401

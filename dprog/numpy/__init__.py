@@ -11,6 +11,8 @@ import numpy as _np
 
 from .creation import (arange, array, asarray, empty, empty_like, eye, full, full_like,  # noqa: F401
                        identity, linspace, ones, ones_like, zeros, zeros_like)
+from .bits import (bitwise_and, bitwise_invert, bitwise_not, bitwise_or,  # noqa: F401
+                   bitwise_xor, invert, left_shift, right_shift)
 from .cumulative import cumprod, cumsum, diff  # noqa: F401
 from .elementwise import (abs, absolute, add, arccos, arccosh, arcsin, arcsinh, arctan,  # noqa: F401
                           arctan2, arctanh, around, cbrt, ceil, clip, cos, cosh, deg2rad, divide,
