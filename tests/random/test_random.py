@@ -64,12 +64,21 @@ def test_jit_equals_eager():
     k = rnd.key(11)
     for got, want in zip(dp.jit(draw)(k), draw(k)):
         assert got.dtype == want.dtype
+        assert_same_numbers(got, want)
+
+
+def assert_same_numbers(got, want):
+    """Bits are exact; floats may differ by an ULP where a fused kernel contracts a*b+c
+    into one fused multiply-add."""
+    if got.dtype.kind == "f":
+        np.testing.assert_allclose(got, want, rtol=2 * np.finfo(got.dtype).eps, atol=0)
+    else:
         np.testing.assert_array_equal(got, want)
 
 
 def test_key_from_traced_seed_matches_concrete():
     f = dp.jit(lambda s: rnd.normal(rnd.key(s), (5,)))
-    np.testing.assert_array_equal(f(np.int64(2**33 + 9)), rnd.normal(rnd.key(2**33 + 9), (5,)))
+    assert_same_numbers(f(np.int64(2**33 + 9)), rnd.normal(rnd.key(2**33 + 9), (5,)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
