@@ -124,7 +124,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         outs, _ = vjp_t.forward_pass(graph, graph.consts, leaves), None
         value = vjp_t.read(outs, graph.outvars[0])
         cts[0] = _ones_like(value)
-        ct_env = vjp_t.backward_pass(graph, outs, cts)
+        ct_env = vjp_t.backward_pass(graph, outs, cts, [True] * len(leaves))
         grads = []
         for v, x in zip(graph.invars, leaves):
             ct = ct_env.get(v.id)

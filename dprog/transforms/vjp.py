@@ -26,12 +26,26 @@ def _accumulate(ct_env, var, ct):
     ct_env[var.id] = ct if prev is None else prev + ct
 
 
-def backward_pass(graph, env, out_cts):
-    """Propagate cotangents through graph's nodes (already evaluated into env)."""
+def _depending_on(graph, wrt):
+    """Ids of the values that depend on the inputs we differentiate for."""
+    live = {v.id for v, w in zip(graph.invars, wrt) if w}
+    for node in graph.nodes:
+        if any(isinstance(x, Var) and x.id in live for x in node.inputs):
+            live.update(v.id for v in node.outs)
+    return live
+
+
+def backward_pass(graph, env, out_cts, wrt=None):
+    """Propagate cotangents through graph's nodes (already evaluated into env). With
+    `wrt`, only paths that lead to those inputs are visited, so the reverse graph holds
+    no cotangents that nobody asked for."""
+    relevant = None if wrt is None else _depending_on(graph, wrt)
     ct_env = {}
     for v, ct in zip(graph.outvars, out_cts):
         _accumulate(ct_env, v, ct)
     for node in reversed(graph.nodes):
+        if relevant is not None and not any(v.id in relevant for v in node.outs):
+            continue
         cts = [ct_env.pop(v.id, None) for v in node.outs]
         if all(c is None for c in cts) or not node.op.differentiable:
             continue
@@ -48,7 +62,8 @@ def backward_pass(graph, env, out_cts):
         outs = [read(env, v) for v in node.outs]
         in_cts = node.op.vjp(ct_arg, primals, outs, **node.params)
         for atom, ct in zip(node.inputs, in_cts):
-            _accumulate(ct_env, atom, ct)
+            if relevant is None or (isinstance(atom, Var) and atom.id in relevant):
+                _accumulate(ct_env, atom, ct)
     return ct_env
 
 
@@ -79,7 +94,7 @@ def vjp_eval(graph, consts, primals, out_cts, wrt):
     """(outs, cotangents of the inputs marked in wrt), binding into the active trace."""
     env = forward_pass(graph, consts, primals)
     outs = [read(env, v) for v in graph.outvars]
-    ct_env = backward_pass(graph, env, out_cts)
+    ct_env = backward_pass(graph, env, out_cts, wrt)
     in_cts = []
     for v, x, w in zip(graph.invars, primals, wrt):
         if w:
