@@ -79,23 +79,4 @@ def build(peers, d, k):
         ours, theirs = g(alphas, means, icf, x), jg(*args)
         for a, b in zip(ours, theirs):
             np.testing.assert_allclose(a, np.asarray(b), rtol=1e-6, atol=1e-8)
-    torch = peers.get("torch")
-    if torch:
-        def torch_lse(a, axis=None):
-            return torch.logsumexp(a, dim=axis) if axis is not None else torch.logsumexp(a.reshape(-1), 0)
-
-        class TorchNP:
-            exp, sum, where, einsum = torch.exp, staticmethod(lambda a, axis=None: torch.sum(a, dim=axis) if axis is not None else torch.sum(a)), None, torch.einsum
-
-            @staticmethod
-            def where(c, a, b):
-                c = torch.as_tensor(c)
-                return torch.where(c, torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64))
-        tx = torch.from_numpy(x)
-
-        def torch_grad():
-            ps = [torch.from_numpy(v).requires_grad_(True) for v in (alphas, means, icf)]
-            val = objective(TorchNP, torch_lse, *ps, tx, gamma, m)
-            return torch.autograd.grad(val, ps)
-        fns["torch"] = torch_grad
     return fns

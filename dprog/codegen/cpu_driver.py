@@ -19,27 +19,49 @@ _parallel_lock = threading.Lock()  # Numba's workqueue layer must not run two pa
 _kernel_cache = {}
 
 
-def _kernel_function(sub, ndim, parallel):
-    """The compiled kernel for a fusion sub-graph, shared by every plan that needs it."""
+def _kernel_module(sub, ndim, parallel):
+    """The generated module of a fusion sub-graph's kernel, shared by every plan."""
     body = kernel_source(sub, ndim, parallel)
     key = (body, parallel)
-    fn = _kernel_cache.get(key)
-    if fn is None:
+    module = _kernel_cache.get(key)
+    if module is None:
         decorator = (f"@njit(cache=True, error_model='numpy', fastmath={{'reassoc', 'contract'}}, "
                      f"nogil=True{', parallel=True' if parallel else ''})\n")
         module = module_cache.load_module(HEADER + "\n\n" + decorator + body)
-        fn = module.kernel
-        if parallel:
-            fn = _locked(fn)
-        _kernel_cache[key] = fn
-    return fn
+        _kernel_cache[key] = module
+    return module
+
+
+class _FirstCall:
+    """Stands in the driver's namespace until a kernel's first call, which may load it
+    from the disk cache (and recover from a corrupt entry); then it puts the kernel
+    itself there, so later calls pay nothing extra."""
+
+    def __init__(self, module, namespace, name, parallel):
+        self.module, self.namespace, self.name, self.parallel = module, namespace, name, parallel
+
+    def __call__(self, *args):
+        with _parallel_lock if self.parallel else _no_lock:
+            result, fn = module_cache.call_guarded(self.module, "kernel", args)
+        self.namespace[self.name] = _locked(fn) if self.parallel else fn
+        return result
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_no_lock = _NoLock()
 
 
 def _locked(fn):
     def call(*args):
         with _parallel_lock:
             return fn(*args)
-    call.py_func = getattr(fn, "py_func", None)
     return call
 
 
@@ -137,7 +159,7 @@ class CpuExecutable:
         shape = tuple(node.params["shape"])
         ndim = 1 if step.flat else len(shape)
         kname = f"k{step.index}"
-        ns[kname] = _kernel_function(sub, ndim, step.parallel)
+        ns[kname] = _FirstCall(_kernel_module(sub, ndim, step.parallel), ns, kname, step.parallel)
         lines = []
         out_args = []
         for v, o, b in zip(node.outs, outs, step.outs):

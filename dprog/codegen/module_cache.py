@@ -100,19 +100,25 @@ def _file_matches(path, source):
         return False
 
 
-CACHE_ERRORS = (EOFError, ImportError, ValueError, TypeError, OSError)
+def _from_disk_cache(exc):
+    """Did this error come from reading Numba's on-disk cache (not from the kernel)?"""
+    import traceback
+    return any("numba/core/caching" in frame.filename.replace("\\", "/")
+               for frame in traceback.extract_tb(exc.__traceback__))
 
 
 def call_guarded(module, fn_name, args):
-    """Call a cached kernel; if its disk cache entry is corrupt, drop it and recompile in
-    memory (one warning), so a bad cache file never breaks a run."""
-    import pickle
+    """Call a kernel for the first time; if its disk cache entry is corrupt, recompile it
+    in memory (one warning), so a bad cache file never breaks a run. Returns the result
+    and the function to use from now on."""
     fn = getattr(module, fn_name)
     try:
-        return fn(*args)
-    except (pickle.UnpicklingError, EOFError) as e:
+        return fn(*args), fn
+    except Exception as e:
+        if not _from_disk_cache(e):
+            raise
         _warn_once(("corrupt", module.__name__), f"dprog: corrupt kernel cache entry for "
-                   f"{module.__name__} ({type(e).__name__}); recompiling in memory")
-        fresh = _load_in_memory(module.__name__ + "_mem", module.__dprog_source__)
-        setattr(module, fn_name, getattr(fresh, fn_name))
-        return getattr(module, fn_name)(*args)
+                   f"{module.__name__} ({type(e).__name__}: {e}); recompiling in memory")
+        fresh = getattr(_load_in_memory(module.__name__ + "_mem", module.__dprog_source__), fn_name)
+        setattr(module, fn_name, fresh)
+        return fresh(*args), fresh

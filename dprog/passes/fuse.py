@@ -58,6 +58,9 @@ def _assign_groups(graph):
         return {producer[x.id] for x in node.inputs if isinstance(x, Var) and x.id in producer}
 
     def can_join(g, node):
+        # A reduction's result exists only after the loop nest: no member may read it.
+        if any(isinstance(x, Var) and x.id in g.reduced for x in node.inputs):
+            return False
         others = operand_groups(node) - {g.index}
         return not any(_reaches(groups, h, g.index) for h in others)
 
