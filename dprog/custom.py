@@ -13,6 +13,7 @@ called and stored in one graph node, so the custom rule is used wherever the nod
 under jit, inside loops, under nested transformations. Derivatives reach only the
 explicit arguments; values the function closes over are constants to its rules.
 """
+import contextlib
 import functools
 
 from .control import _trace
@@ -29,6 +30,17 @@ class _Custom:
         self.fun = fun
         self.nondiff_argnums = tuple(sorted(nondiff_argnums))
         self.kind = kind
+        self._rule_depth = 0  # > 0 while this function's own rules are being traced
+
+    @contextlib.contextmanager
+    def _tracing_rules(self):
+        # The usual idiom `def f_fwd(x): return f(x), res` calls f inside its own rule:
+        # there f is just its function, or tracing the rule would recurse forever.
+        self._rule_depth += 1
+        try:
+            yield
+        finally:
+            self._rule_depth -= 1
 
     def _split(self, args):
         for i in self.nondiff_argnums:
@@ -76,12 +88,15 @@ class custom_vjp(_Custom):
         if self.fwd is None:
             raise TransformError(with_location(
                 f"custom_vjp function {self.__name__} has no rule: call .defvjp(fwd, bwd) first"))
+        if self._rule_depth:
+            return self.fun(*args)
         nondiff, diff, merged = self._split(args)
         leaves, in_tree = tree_flatten(diff)
         avals = [leaf_aval(x) for x in leaves]
         fun, fun_k, (out_tree,) = _trace(merged(self.fun), in_tree, avals, "custom_vjp function")
-        fwd, fwd_k, (fwd_out_tree, res_tree) = _trace(
-            merged(self.fwd), in_tree, avals, "custom_vjp fwd", split=_pair("custom_vjp fwd"))
+        with self._tracing_rules():
+            fwd, fwd_k, (fwd_out_tree, res_tree) = _trace(
+                merged(self.fwd), in_tree, avals, "custom_vjp fwd", split=_pair("custom_vjp fwd"))
         n_out = len(fun.outvars)
         self._check_outs("fwd", fwd_out_tree, fwd.out_avals[:n_out], out_tree, fun.out_avals)
         res_avals = fwd.out_avals[n_out:]
@@ -113,7 +128,8 @@ class custom_vjp(_Custom):
 
         bwd_tree = tree_structure((tree_unflatten(res_tree, [0] * len(res_avals)),
                                    tree_unflatten(out_tree, [0] * n_out)))
-        bwd, bwd_k, _ = _trace(bwd_flat, bwd_tree, res_avals + ct_avals, "custom_vjp bwd")
+        with self._tracing_rules():
+            bwd, bwd_k, _ = _trace(bwd_flat, bwd_tree, res_avals + ct_avals, "custom_vjp bwd")
         outs = custom_vjp_call_p(*fun_k, *fwd_k, *bwd_k, *leaves, fun=fun, fwd=fwd, bwd=bwd,
                                  num_consts=(len(fun_k), len(fwd_k), len(bwd_k)))
         return tree_unflatten(out_tree, outs)
@@ -134,6 +150,8 @@ class custom_jvp(_Custom):
         if self.rule is None:
             raise TransformError(with_location(
                 f"custom_jvp function {self.__name__} has no rule: call .defjvp(rule) first"))
+        if self._rule_depth:
+            return self.fun(*args)
         nondiff, diff, merged = self._split(args)
         leaves, in_tree = tree_flatten(diff)
         avals = [leaf_aval(x) for x in leaves]
@@ -143,10 +161,11 @@ class custom_jvp(_Custom):
             return self.rule(*nondiff, tuple(primals), tuple(tangents))
 
         rule_tree = tree_structure((diff, diff))
-        jvp, jvp_k, (p_tree, t_tree) = _trace(
-            rule_flat, rule_tree, avals + [a.strong() for a in avals], "custom_jvp rule",
-            split=_pair("the custom_jvp rule"),
-            cast_to=[None] * len(fun.outvars) + [a.dtype for a in fun.out_avals])
+        with self._tracing_rules():
+            jvp, jvp_k, (p_tree, t_tree) = _trace(
+                rule_flat, rule_tree, avals + [a.strong() for a in avals], "custom_jvp rule",
+                split=_pair("the custom_jvp rule"),
+                cast_to=[None] * len(fun.outvars) + [a.dtype for a in fun.out_avals])
         n_out = len(fun.outvars)
         self._check_outs("the rule's primal output", p_tree, jvp.out_avals[:n_out], out_tree, fun.out_avals)
         t_avals = jvp.out_avals[n_out:]
