@@ -9,10 +9,12 @@ import time
 
 from .cse import cse
 from .dce import dce
+from .merge_extended import merge_extended
 
 PIPELINE = [
     ("dce", dce),
     ("cse", cse),
+    ("merge_extended", merge_extended),
     ("dce_after_cse", dce),
 ]
 
