@@ -82,9 +82,12 @@ def _scan_jvp(primals, tangents, outs, *, body, num_consts, num_carry, length, r
 
 
 def _stacking_body(body, nk, nc):
-    """body with its ys replaced by the carry that enters the step."""
-    from ..passes.dce import dce
-    return dce(body.replace(outvars=body.outvars[:nc] + body.invars[nk:nk + nc]))
+    """body that also stacks the carry entering each step, after its own ys. It extends
+    body, so the pass pipeline merges the primal scan into this one (one forward loop)."""
+    from ..passes.merge_extended import register_extension
+    stacking = body.replace(outvars=body.outvars + body.invars[nk:nk + nc])
+    register_extension(stacking, body)
+    return stacking
 
 
 def _scan_vjp(cts, primals, outs, *, body, num_consts, num_carry, length, reverse):
@@ -99,7 +102,7 @@ def _scan_vjp(cts, primals, outs, *, body, num_consts, num_carry, length, revers
         return [None] * len(primals)
     # 1. The carries entering each step: the residuals of the backward scan.
     stacked = scan_p(*consts, *carry, *xs, body=_stacking_body(body, nk, nc), num_consts=nk,
-                     num_carry=nc, length=length, reverse=reverse)[nc:]
+                     num_carry=nc, length=length, reverse=reverse)[len(body.outvars):]
     # 2. One body VJP per step, run in the opposite direction.
     step_vjp = vjp_sub(body, wk + float_c + wx, float_c + float_y)
     nwk, nfc, nx = sum(wk), sum(float_c), len(xs)
