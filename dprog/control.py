@@ -8,8 +8,6 @@ implementation. Operands, carries and results are pytrees.
 Python scalars are weak (NEP 50): a branch returning 1.0 where another returns a float32
 array, or an init of 0.0 for a float32 carry, takes the strong dtype instead of failing.
 """
-import operator
-
 import numpy as np
 
 from . import dtypes
@@ -102,7 +100,7 @@ def cond(pred, true_fn, false_fn, *operands):
 
 def switch(index, branches, *operands):
     """branches[clamp(index, 0, len(branches) - 1)](*operands)."""
-    branches = list(branches)
+    branches = list(branches) if isinstance(branches, (list, tuple)) else None
     if not branches or not all(callable(b) for b in branches):
         raise PytreeError(with_location("dp.switch: branches must be a non-empty sequence of functions"))
     aval = _scalar_aval(index, "dp.switch", "index")
@@ -129,7 +127,8 @@ def _switch(index, branches, operands, what, names):
     for i, avals_i in enumerate(per_leaf):
         dt = _joined(avals_i)
         if dt is None:
-            j = next(j for j, a in enumerate(avals_i) if (a.shape, a.dtype) != (avals_i[0].shape, avals_i[0].dtype))
+            first = (avals_i[0].shape, avals_i[0].dtype)
+            j = next(j for j, a in enumerate(avals_i) if (a.shape, a.dtype) != first)
             raise ShapeError(with_location(
                 f"{what}: {names[0]} returns {avals_i[0]} but {names[j]} returns {avals_i[j]} "
                 f"for the output {_path('out', out_tree.paths()[i])}; every branch must "
@@ -213,7 +212,11 @@ def _scan(f, init, xs, length, reverse, what):
         raise ShapeError(with_location(f"{what}: every leaf of xs needs a leading axis to loop over"))
     lengths = {a.shape[0] for a in x_avals}
     if length is not None:
-        lengths.add(operator.index(length))
+        if not _concrete_int(length):
+            raise ShapeError(with_location(
+                f"{what}: length must be a Python int (the loop's trip count is part of the "
+                f"program's structure), got {type(length).__name__}"))
+        lengths.add(int(length))
     if len(lengths) != 1:
         raise ShapeError(with_location(
             f"{what}: " + (f"xs leaves and length= disagree on the loop length: {sorted(lengths)}"

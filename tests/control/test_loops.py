@@ -164,3 +164,12 @@ def test_weak_init_adopts_body_dtype():
     c, _ = dp.scan(lambda c, x: (c + x, None), 0.0, xs)
     assert c.dtype == np.float32 and c == 3.0
     assert dp.fori_loop(0, 3, lambda i, c: c + np.float32(0.5), 0).dtype == np.float32
+
+
+def test_bad_static_arguments_raise_dprog_errors():
+    with pytest.raises(dp.ShapeError, match="length must be a Python int"):
+        dp.scan(lambda c, x: (c, x), 0.0, None, length=2.5)
+    with pytest.raises(dp.DtypeError, match="integer"):
+        dp.fori_loop(0.0, 3, lambda i, c: c, 1.0)
+    with pytest.raises(dp.PytreeError, match="sequence of functions"):
+        dp.switch(0, lambda x: x, 1.0)
