@@ -173,3 +173,26 @@ def test_bad_static_arguments_raise_dprog_errors():
         dp.fori_loop(0.0, 3, lambda i, c: c, 1.0)
     with pytest.raises(dp.PytreeError, match="sequence of functions"):
         dp.switch(0, lambda x: x, 1.0)
+
+
+def test_nested_scans_closing_over_outer_values_differentiate_twice():
+    def f(x):
+        def outer(c, xi):  # the inner body closes over x and xi (outer traced values)
+            inner, _ = dp.scan(lambda d, y: (dnp.sin(d * y + x), None), c, dnp.arange(3.0) * xi)
+            return inner, inner
+        c, ys = dp.scan(outer, x, dnp.arange(4.0) * 0.1)
+        return c + dnp.sum(ys)
+
+    def f_py(x):
+        c, s = x, 0.0
+        for xi in np.arange(4.0) * 0.1:
+            for y in np.arange(3.0) * xi:
+                c = np.sin(c * y + x)
+            s += c
+        return c + s
+
+    assert np.allclose(f(0.4), f_py(0.4))
+    assert np.allclose(dp.grad(f)(0.4), central_diff(f_py, 0.4), atol=1e-7)
+    fd2 = central_diff(lambda x: central_diff(f_py, x, eps=1e-5), 0.4, eps=1e-4)
+    assert np.allclose(dp.grad(dp.grad(f))(0.4), fd2, atol=1e-5)
+    assert np.allclose(dp.jvp(dp.grad(f), (0.4,), (1.0,))[1], fd2, atol=1e-5)
