@@ -42,12 +42,13 @@ def merge_extended(graph):
         if not node.op.effectful:
             position.setdefault(_key(node, node.params), i)
     replace = {}  # index of an original node -> the extended node that takes its place
-    for node in graph.nodes:
+    for j, node in enumerate(graph.nodes):
         params = _as_original(node)
         if params is None:
             continue
         i = position.get(_key(node, params))
-        if i is not None and i not in replace:
+        # Only move a node up: uses of its outputs then stay after their definition.
+        if i is not None and i < j and i not in replace:
             replace[i] = node
     if not replace:
         return graph
