@@ -10,6 +10,7 @@ import time
 from .cse import cse
 from .dce import dce
 from .fold import fold
+from .merge_extended import merge_extended
 from .simplify import simplify
 
 # The order matters: simplify exposes common subexpressions, CSE merges them, and DCE
@@ -20,6 +21,7 @@ PIPELINE = [
     ("simplify", simplify),
     ("fold", fold),
     ("cse", cse),
+    ("merge_extended", merge_extended),
     ("simplify_after_cse", simplify),
     ("dce_after_cse", dce),
 ]
