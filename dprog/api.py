@@ -192,7 +192,10 @@ def _run(graph, leaves):
         return inline(graph, graph.consts, leaves)
     graph = run_pipeline(graph)
     from .runtime import make_executable
-    return make_executable(graph, [v.aval for v in graph.invars])(leaves)
+    avals = [v.aval for v in graph.invars]
+    leaves = [x if type(x) is np.ndarray and x.dtype == a.dtype else np.asarray(x, a.dtype)
+              for x, a in zip(leaves, avals)]
+    return make_executable(graph, avals)(leaves)
 
 
 def vjp(fun, *primals, has_aux=False):

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from . import dtypes
 from .config import config
 from .errors import StaticArgError, UnsupportedError, with_location
 from .interpreter import run_graph
@@ -25,14 +26,36 @@ from .tree import tree_flatten, tree_unflatten
 DEVICES = ("cpu", "cuda")
 
 
+_SUPPORTED_DTYPES = frozenset(dtypes.SUPPORTED)
+
+
 def _leaf_key(x):
-    """A hashable description of one argument leaf (fast paths first)."""
+    """A hashable description of one argument leaf (fast paths first). Only NumPy arrays
+    of a supported dtype get the (shape, dtype) form: they reach kernels as they are;
+    every other leaf is converted on the way in (see CacheEntry)."""
     t = type(x)
-    if t is np.ndarray:
+    if t is np.ndarray and x.dtype in _SUPPORTED_DTYPES:
         return (x.shape, x.dtype)
     if t is float or t is int or t is bool:
         return t
     return leaf_aval(x)
+
+
+_flat_trees = {}  # n -> the treedef of ((n arrays), {})
+
+
+def _flat_array_key(args):
+    """The cache key when every argument is a NumPy array of a supported dtype (the
+    common case), built without a pytree flatten; None otherwise."""
+    shapes = []
+    for a in args:
+        if type(a) is not np.ndarray or a.dtype not in _SUPPORTED_DTYPES:
+            return None
+        shapes.append((a.shape, a.dtype))
+    tree = _flat_trees.get(len(args))
+    if tree is None:
+        tree = _flat_trees[len(args)] = tree_flatten((tuple(range(len(args))), {}))[1]
+    return (tree, tuple(shapes), ())
 
 
 class Executable:
@@ -45,9 +68,8 @@ class Executable:
         self._input_ids = None
 
     def __call__(self, leaves):
-        args = [_as_input(x, a) for x, a in zip(leaves, self.in_avals)]
-        outs = run_graph(self.graph, self.consts, args)
-        return [_fresh(o, args) for o in outs]
+        outs = run_graph(self.graph, self.consts, leaves)
+        return [_fresh(o, leaves) for o in outs]
 
 
 def make_executable(graph, in_avals, device="cpu"):
@@ -63,12 +85,6 @@ def make_executable(graph, in_avals, device="cpu"):
     return CpuExecutable(fuse(graph), in_avals)
 
 
-def _as_input(x, aval):
-    if type(x) is np.ndarray and x.dtype == aval.dtype:
-        return x
-    return np.asarray(x, dtype=aval.dtype)
-
-
 def _fresh(out, args):
     """Results never alias arguments or each other's memory (as JAX and NumPy ops)."""
     if isinstance(out, np.ndarray) and out.flags.owndata and not any(out is a for a in args):
@@ -77,12 +93,26 @@ def _fresh(out, args):
 
 
 class CacheEntry:
-    __slots__ = ("executable", "out_tree", "graph")
+    """One compiled specialisation: run(leaves) -> the caller's result structure."""
+    __slots__ = ("executable", "out_tree", "graph", "convert", "single")
 
-    def __init__(self, executable, out_tree, graph):
+    def __init__(self, executable, out_tree, graph, key_leaves, in_avals):
         self.executable = executable
         self.out_tree = out_tree
         self.graph = graph
+        # Leaves that are not arrays of their final dtype (Python scalars, NumPy
+        # scalars, lists, float16 arrays) are converted on each call; arrays pass as they are.
+        self.convert = [(i, a.dtype) for i, (k, a) in enumerate(zip(key_leaves, in_avals))
+                        if type(k) is not tuple]
+        self.single = out_tree.num_leaves == 1 and out_tree.num_nodes == 1
+
+    def run(self, leaves):
+        if self.convert:
+            leaves = list(leaves)
+            for i, dtype in self.convert:
+                leaves[i] = np.asarray(leaves[i], dtype=dtype)
+        outs = self.executable(leaves)
+        return outs[0] if self.single else tree_unflatten(self.out_tree, outs)
 
 
 def _normalize_static(fun, static_argnums, static_argnames):
@@ -151,17 +181,26 @@ class Jitted:
     def __call__(self, *args, **kwargs):
         if config.disable_jit:
             return self.fun(*args, **kwargs)
-        statics, dyn_args, dyn_kwargs = self._split(args, kwargs)
-        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
-        key = (in_tree, tuple(_leaf_key(x) for x in leaves), statics)
+        if kwargs or self.static_argnums:
+            statics, args, kwargs = self._split(args, kwargs)
+            leaves, in_tree = tree_flatten((args, kwargs))
+            key = (in_tree, tuple(map(_leaf_key, leaves)), statics)
+        else:
+            statics = ()
+            key = _flat_array_key(args)
+            if key is None:  # not just arrays: flatten the pytree
+                leaves, in_tree = tree_flatten((args, kwargs))
+                key = (in_tree, tuple(map(_leaf_key, leaves)), ())
+            else:
+                leaves, in_tree = args, key[0]
         entry = self._cache.get(key)
         if entry is None:
             entry = self._compile(key, leaves, in_tree, statics)
-        if is_tracing() or any(isinstance(x, Tracer) for x in leaves):
+        if is_tracing():
+            # Inside an enclosing trace (jit of jit, grad of jit): record, don't run.
             outs = inline(entry.graph, entry.graph.consts, leaves)
-        else:
-            outs = entry.executable(leaves)
-        return tree_unflatten(entry.out_tree, outs)
+            return tree_unflatten(entry.out_tree, outs)
+        return entry.run(leaves)
 
     def _compile(self, key, leaves, in_tree, statics):
         with self._lock:
@@ -173,7 +212,7 @@ class Jitted:
             graph, out_tree = trace_pytree(self._bind_statics(statics), in_tree, in_avals)
             graph = run_pipeline(graph)
             executable = make_executable(graph, in_avals, self.device)
-            entry = CacheEntry(executable, out_tree, graph)
+            entry = CacheEntry(executable, out_tree, graph, key[1], in_avals)
             # A graph that captured a value of an enclosing trace is only valid inside
             # that trace: never cache it.
             if not any(isinstance(c, Tracer) for c in graph.consts):
