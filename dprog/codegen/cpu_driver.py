@@ -15,7 +15,19 @@ from .cpu_kernel import HEADER, kernel_source
 from .expressions import typed_constant
 from .cpu_plan import plan
 
-_parallel_lock = threading.Lock()  # Numba's workqueue layer must not run two parallel regions at once
+def _choose_threading_layer():
+    """Numba's parallel kernels run on a thread pool. GNU OpenMP's pool kills a child
+    process forked after any parallel call, so we use the workqueue pool, which survives
+    fork but must never run two parallel regions at once: _parallel_lock serialises them.
+    A user's explicit NUMBA_THREADING_LAYER wins."""
+    import os
+    import numba
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        numba.config.THREADING_LAYER = "workqueue"
+
+
+_choose_threading_layer()
+_parallel_lock = threading.Lock()
 _kernel_cache = {}
 
 

@@ -85,7 +85,10 @@ def plan(graph):
             has_reduce = any(n.op.kind.value == "reduction" for n in sub.nodes)
             step.flat = (not has_iota and not has_reduce and len(node.params["shape"]) != 1
                          and all(b.contiguous for b in ins if b.var.aval.ndim))
-            step.parallel = int(np.prod(node.params["shape"], dtype=np.int64)) >= PARALLEL_MIN_ELEMENTS
+            # The parallel variant splits the outermost loop, which must not be reduced.
+            outer_reduced = any(0 in n.params["axes"] for n in sub.nodes if n.op.kind.value == "reduction")
+            step.parallel = (int(np.prod(node.params["shape"], dtype=np.int64)) >= PARALLEL_MIN_ELEMENTS
+                             and len(node.params["shape"]) > 0 and not outer_reduced)
             reduce_nodes = {n.outs[0].id: n for n in sub.nodes if n.op.kind.value == "reduction"}
             for v in node.outs:
                 if v.id in reduce_nodes:

@@ -1,0 +1,89 @@
+"""Concurrent calls from several threads (first call included) and fork() after parallel
+kernels ran: both give correct results and never crash or deadlock."""
+import multiprocessing as mp
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import dprog as dp
+import dprog.numpy as dnp
+from dprog.codegen import cpu_plan
+
+N = cpu_plan.PARALLEL_MIN_ELEMENTS * 2  # large enough for the parallel kernel variant
+
+
+def program(x, y):
+    return dnp.sum(dnp.tanh(x) * y + 1.0), x * y - 2.0
+
+
+def expected(x, y):
+    return np.sum(np.tanh(x) * y + 1.0), x * y - 2.0
+
+
+def test_four_threads_first_call_included():
+    f = dp.jit(program)
+    rng = np.random.default_rng(1)
+    inputs = [(rng.standard_normal(N), rng.standard_normal(N)) for _ in range(4)]
+    results, errors = [None] * 4, []
+    barrier = threading.Barrier(4)
+
+    def work(i):
+        try:
+            barrier.wait()
+            for _ in range(5):
+                results[i] = f(*inputs[i])
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert f.cache_size() == 1  # one compile, not one per thread
+    for (x, y), (s, d) in zip(inputs, results):
+        es, ed = expected(x, y)
+        np.testing.assert_allclose(s, es, rtol=1e-9)
+        np.testing.assert_allclose(d, ed)
+
+
+def _child(conn):
+    x = np.linspace(-1, 1, N)
+    s, _ = dp.jit(program)(x, x)
+    conn.send(float(s))
+    conn.close()
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_child_process_after_parallel_kernels(method):
+    x = np.linspace(-1, 1, N)
+    dp.jit(program)(x, x)  # run parallel kernels in the parent first
+    ctx = mp.get_context(method)
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=_child, args=(child,))
+    p.start()
+    assert parent.poll(240), "child process hung"
+    value = parent.recv()
+    p.join(60)
+    assert p.exitcode == 0
+    np.testing.assert_allclose(value, expected(x, x)[0], rtol=1e-9)
+
+
+def test_os_fork_child_runs_kernels():
+    x = np.linspace(-1, 1, N)
+    f = dp.jit(program)
+    f(x, x)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            s, _ = f(x, x)
+            os.write(w, repr(float(s)).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = os.read(r, 100)
+    os.waitpid(pid, 0)
+    np.testing.assert_allclose(float(data), expected(x, x)[0], rtol=1e-9)
