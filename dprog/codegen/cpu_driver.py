@@ -212,8 +212,22 @@ class CpuExecutable:
 
 def _bound_impl(node):
     impl, params = node.op.impl, node.params
+    if node.subgraphs():
+        return lambda *args: _run_with_compiled_subgraphs(impl, args, params)
     if not params:
         return impl
     return lambda *args: impl(*args, **params)
+
+
+def _run_with_compiled_subgraphs(impl, args, params):
+    """Control ops (scan, cond, while, custom rules) run their bodies as compiled
+    executables rather than through the reference interpreter."""
+    from ..ops.control_util import subgraph_mode
+    previous = subgraph_mode.compiled
+    subgraph_mode.compiled = True
+    try:
+        return impl(*args, **params)
+    finally:
+        subgraph_mode.compiled = previous
 
 

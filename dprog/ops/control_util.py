@@ -11,6 +11,7 @@ The derivative rules of control ops build their new bodies from `jvp_sub` / `vjp
 which evaluate a body with the ordinary graph transforms inside a fresh trace. Rules
 bind control ops again, so derivatives of derivatives need nothing more.
 """
+import threading
 from .. import dtypes
 from ..ir import Graph, Var, aval_of_value
 
@@ -36,10 +37,39 @@ def same_avals(got, expected):
         a.shape == b.shape and a.dtype == b.dtype for a, b in zip(got, expected))
 
 
+class _SubgraphMode(threading.local):
+    compiled = False  # set while a compiled (CPU) executable runs a control op
+
+
+subgraph_mode = _SubgraphMode()
+
+
 def run_sub(graph, args):
-    """The reference implementation of a sub-graph on concrete values."""
+    """Run a sub-graph on concrete values: with the reference interpreter, or, when a
+    compiled executable runs the control op, as a compiled executable of its own (made
+    once per sub-graph), so loop bodies run as fused kernels too."""
+    if subgraph_mode.compiled:
+        runner = getattr(graph, "_compiled_runner", None)
+        if runner is None:
+            runner = graph._compiled_runner = _compile_subgraph(graph)
+        return runner(args)
     from ..interpreter import run_graph
     return run_graph(graph, graph.consts, list(args))
+
+
+def _compile_subgraph(graph):
+    import numpy as np
+    from ..passes import run_pipeline
+    from ..runtime import make_executable
+    optimised = run_pipeline(graph)
+    avals = [v.aval for v in optimised.invars]
+    executable = make_executable(optimised, avals)
+
+    def run(args):
+        leaves = [x if type(x) is np.ndarray and x.dtype == a.dtype else np.asarray(x, a.dtype)
+                  for x, a in zip(args, avals)]
+        return executable(leaves)
+    return run
 
 
 def inline_sub(graph, args):
