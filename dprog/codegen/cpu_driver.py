@@ -138,6 +138,12 @@ class CpuExecutable:
             if step.kind == "kernel":
                 lines += self._kernel_lines(step, ins, outs, ns)
             elif step.kind == "matmul":
+                # NumPy falls back to a slow loop for matrices that are strided in both
+                # dims: give BLAS a contiguous copy of those.
+                for k, x in enumerate(node.inputs):
+                    if not self.buffers[x.id].blas_ready:
+                        lines.append(f"{ins[k]}c = np.ascontiguousarray({ins[k]})")
+                        ins[k] = f"{ins[k]}c"
                 out_b = step.outs[0]
                 if out_b.slot is not None:
                     shape, dt = out_b.var.aval.shape, out_b.var.aval.dtype

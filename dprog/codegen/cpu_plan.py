@@ -21,16 +21,76 @@ VIEW_OPS = (sh.broadcast_in_dim_p, sh.transpose_p, sh.slice_p, sh.rev_p, sh.resh
 
 
 class Buffer:
-    """What the planner knows about one runtime value."""
-    __slots__ = ("var", "contiguous", "base", "kind", "slot", "last_use")
+    """What the planner knows about one runtime value: its element strides (None when
+    NumPy may choose between a view and a copy), and whose memory it is."""
+    __slots__ = ("var", "strides", "base", "kind", "slot", "last_use")
 
-    def __init__(self, var, contiguous, base, kind):
+    def __init__(self, var, strides, base, kind):
         self.var = var
-        self.contiguous = contiguous
+        self.strides = strides
         self.base = base          # the Buffer owning the memory (self for fresh buffers)
-        self.kind = kind          # "input" | "const" | "temp" | "other"
+        self.kind = kind          # "input" | "const" | "temp" | "view" | "other"
         self.slot = None          # workspace slot for pooled temps
         self.last_use = -1
+
+    @property
+    def contiguous(self):
+        return self.strides is not None and _same_layout(self.strides, c_strides(self.var.aval.shape),
+                                                        self.var.aval.shape)
+
+    @property
+    def blas_ready(self):
+        """Can NumPy's matmul hand each matrix of this array to BLAS without a copy?
+        (Each matrix must be contiguous in rows or in columns.)"""
+        shape, st = self.var.aval.shape, self.strides
+        if st is None or len(shape) < 2:
+            return False
+        m, n = shape[-2:]
+        rows_ok = (st[-1] == 1 or n == 1) and st[-2] >= max(n, 1)
+        cols_ok = (st[-2] == 1 or m == 1) and st[-1] >= max(m, 1)
+        return rows_ok or cols_ok
+
+
+def c_strides(shape):
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(strides))
+
+
+def _same_layout(a, b, shape):
+    return all(x == y for x, y, n in zip(a, b, shape) if n != 1)
+
+
+def view_strides(node, src):
+    """Element strides of a movement op's result, as NumPy will make it."""
+    op, params = node.op, node.params
+    st, shape = src.strides, src.var.aval.shape
+    if st is None:
+        return None
+    if op is sh.broadcast_in_dim_p:
+        out = [0] * len(params["shape"])
+        for i, d in enumerate(params["dims"]):
+            out[d] = st[i] if shape[i] == params["shape"][d] else 0
+        return tuple(out)
+    if op is sh.transpose_p:
+        return tuple(st[p] for p in params["perm"])
+    if op is sh.slice_p:
+        return tuple(s * k for s, k in zip(st, params["step"]))
+    if op is sh.rev_p:
+        return tuple(-s if i in params["axes"] else s for i, s in enumerate(st))
+    if op is sh.reshape_p:
+        new = params["shape"]
+        if src.contiguous:
+            return c_strides(new)
+        kept_old = [(n, s) for n, s in zip(shape, st) if n != 1]
+        kept_new = [n for n in new if n != 1]
+        if [n for n, _ in kept_old] == kept_new:  # only size-1 dims added or removed
+            it = iter(s for _, s in kept_old)
+            return tuple(next(it) if n != 1 else 0 for n in new)
+        return None
+    return None
 
 
 class Step:
@@ -46,31 +106,15 @@ class Step:
         self.reduce_inits = {}
 
 
-def _view_contiguous(node, src):
-    op, out = node.op, node.outs[0].aval
-    if not src.contiguous:
-        # Strided data may reshape to a view or to a copy (NumPy decides): assume the
-        # worst for both layout (strided) and lifetime (aliases its source).
-        return False
-    if op is sh.reshape_p:
-        return True
-    if op is sh.broadcast_in_dim_p:
-        return out.size == src.var.aval.size
-    if op is sh.transpose_p:
-        moved = [p for p in node.params["perm"] if src.var.aval.shape[p] != 1]
-        return moved == sorted(moved)
-    if op is sh.slice_p:
-        return out.shape == src.var.aval.shape
-    return out.size <= 1
-
-
 def plan(graph):
     buffers = {}
+    # Inputs are planned as C-contiguous (what callers pass nearly always); anything
+    # else still runs correctly, as flat views and BLAS calls copy strided data.
     for v in graph.invars:
-        buffers[v.id] = b = Buffer(v, True, None, "input")
+        buffers[v.id] = b = Buffer(v, c_strides(v.aval.shape), None, "input")
         b.base = b
     for v in graph.constvars:
-        buffers[v.id] = b = Buffer(v, True, None, "const")
+        buffers[v.id] = b = Buffer(v, c_strides(v.aval.shape), None, "const")
         b.base = b
     steps = []
     for i, node in enumerate(graph.nodes):
@@ -104,12 +148,12 @@ def plan(graph):
             if kind == "view":
                 src = buffers[node.inputs[0].id] if isinstance(node.inputs[0], Var) else None
                 if src is None:
-                    b = Buffer(v, False, None, "other")
+                    b = Buffer(v, None, None, "other")
                     b.base = b
                 else:
-                    b = Buffer(v, _view_contiguous(node, src), src.base, "view")
+                    b = Buffer(v, view_strides(node, src), src.base, "view")
             else:
-                b = Buffer(v, kind == "temp", None, kind)
+                b = Buffer(v, c_strides(v.aval.shape) if kind == "temp" else None, None, kind)
                 b.base = b
             buffers[v.id] = b
             step.outs.append(b)
