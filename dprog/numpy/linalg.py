@@ -12,7 +12,7 @@ from .shape import moveaxis, reshape, ravel, transpose
 
 
 def matmul(a, b):
-    a, b = promote("matmul", a, b, keep_rank0=True)
+    a, b = promote("matmul", a, b, broadcast=False)
     aa, ba = aval_of(a), aval_of(b)
     if aa.ndim == 0 or ba.ndim == 0:
         raise ShapeError(with_location("matmul: operands must not be scalars (use *)"))
@@ -60,7 +60,7 @@ def outer(a, b):
 
 
 def tensordot(a, b, axes=2):
-    a, b = promote("tensordot", a, b, keep_rank0=True)
+    a, b = promote("tensordot", a, b, broadcast=False)
     aa, ba = aval_of(a), aval_of(b)
     if isinstance(axes, (int, np.integer)):
         ax_a = list(range(aa.ndim - axes, aa.ndim))
@@ -140,7 +140,7 @@ def _pair(sa, a, sb, b, out):
 
     def size(cs):
         return int(np.prod([sizes[c] for c in cs], dtype=np.int64))
-    a, b = promote("einsum", a, b, keep_rank0=True)
+    a, b = promote("einsum", a, b, broadcast=False)
     a3 = reshape(transpose(a, [sa.index(c) for c in batch + free_a + contract_]),
                  (size(batch), size(free_a), size(contract_)))
     b3 = reshape(transpose(b, [sb.index(c) for c in batch + contract_ + free_b]),
