@@ -118,7 +118,7 @@ def _single(spec, x, keep):
         spec = spec[:i] + spec[i + 1:j] + spec[j + 1:] + c
     drop = [i for i, c in enumerate(spec) if c not in keep]
     if drop:
-        x = _sum(x, axis=tuple(drop))
+        x = _sum(x, axis=tuple(drop), dtype=aval_of(x).dtype)  # einsum keeps int32
         spec = "".join(c for i, c in enumerate(spec) if i not in drop)
     return spec, x
 
