@@ -200,7 +200,8 @@ def diag(v, k=0):
     size = aval.shape[0] + abs(k)
     padded = pad(v, (0, abs(k)))
     mask = eye(size, k=k, dtype=aval.dtype)
-    return mask * (reshape(padded, (size, 1)) if k >= 0 else reshape(pad(v, (abs(k), 0)), (1, size)))
+    # Row i of the k >= 0 diagonal holds v[i]; column j of the k < 0 one holds v[j].
+    return mask * reshape(padded, (size, 1) if k >= 0 else (1, size))
 
 
 def _triangle(x, k, lower):
