@@ -231,7 +231,7 @@ mod_p = define("mod", 2, np.mod,
                expr="vm.mod({0}, {1})", accepts="numeric", domain="nonzero",
                doc="Python/NumPy modulo: the result has the sign of the divisor")
 pow_p = define("pow", 2, np.power, partials=[_pow_dx, _pow_dy], expr="vm.pow({0}, {1})",
-               domain="positive", doc="d/dy at x == 0 is taken as 0 (as JAX)")
+               accepts="numeric", domain="positive", doc="d/dy at x == 0 is taken as 0 (as JAX)")
 maximum_p = define("maximum", 2, np.maximum,
                    partials=[_balanced(lambda a, b: a > b), _balanced(lambda a, b: a < b)],
                    expr="vm.maximum({0}, {1})", accepts="numeric",
