@@ -47,7 +47,7 @@ class Executable:
     def __call__(self, leaves):
         args = [_as_input(x, a) for x, a in zip(leaves, self.in_avals)]
         outs = run_graph(self.graph, self.consts, args)
-        return [_fresh(o, args) for o in outs]
+        return [_fresh(o, args + self.consts) for o in outs]  # consts: never hand out captured arrays
 
 
 def _as_input(x, aval):
