@@ -101,6 +101,23 @@ class RngSource(Source):
         return np.asarray(x, dtype)
 
 
+class EdgeSource(RngSource):
+    """Random values, but every shape a sampler asks for is 0-d ("scalar") or holds a
+    size-0 dim ("empty") wherever the sampler allows it."""
+
+    def __init__(self, seed, edge):
+        super().__init__(seed)
+        self.edge = edge
+
+    def shape(self, min_rank=0, max_rank=3, max_side=3, allow_zero=True):
+        if self.edge == "scalar" and min_rank == 0:
+            return ()
+        if self.edge == "empty" and allow_zero:
+            rank = max(min_rank, 1)
+            return (0,) + tuple(self.int(1, max_side) for _ in range(rank - 1))
+        return super().shape(min_rank, max_rank, max_side, allow_zero)
+
+
 class HypSource(Source):
     def __init__(self, data):
         self.data = data
