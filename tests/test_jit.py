@@ -167,3 +167,18 @@ def test_lower_returns_the_optimised_graph():
 def test_python_scalars_as_arguments(value):
     out = dp.jit(lambda v: v * 2)(value)
     assert out == value * 2 and out.dtype == np.asarray(value * 2).dtype
+
+
+def test_log_compiles_environment_switch():
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy as np, dprog as dp\n"
+            "f = dp.jit(lambda x: x + 1)\n"
+            "f(np.ones(3)); f(np.ones(3)); f(np.ones(3, np.float32))\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, DPROG_LOG_COMPILES="1", PYTHONPATH=root)
+    err = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stderr.strip().splitlines()
+    assert len(err) == 2 and "first call" in err[0]
+    assert "f64[3] -> f32[3]" in err[1]
