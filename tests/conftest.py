@@ -14,7 +14,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile("ci", max_examples=6, deadline=None, derandomize=True,
+settings.register_profile("ci", max_examples=10, deadline=None, derandomize=True,
                           suppress_health_check=_QUIET, print_blob=True)
 settings.register_profile("long", max_examples=200, deadline=None,
                           suppress_health_check=_QUIET, print_blob=True)

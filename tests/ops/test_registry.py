@@ -178,7 +178,7 @@ def test_jvp_and_vjp_match_finite_differences(name, data):
 
 
 @pytest.mark.parametrize("name", DIFFERENTIABLE)
-@settings(max_examples=3)
+@settings(max_examples=4)
 @given(data=st.data())
 def test_second_order_matches_finite_differences(name, data):
     op, src, case, fn, wrt = _diff_case(name, data)
@@ -206,7 +206,7 @@ def test_second_order_matches_finite_differences(name, data):
 
 
 @pytest.mark.parametrize("name", NON_DIFFERENTIABLE)
-@settings(max_examples=3)
+@settings(max_examples=4)
 @given(data=st.data())
 def test_non_differentiable_ops_have_zero_tangents(name, data):
     op, src, case, fn, wrt = _diff_case(name, data)
