@@ -69,7 +69,7 @@ class Executable:
 
     def __call__(self, leaves):
         outs = run_graph(self.graph, self.consts, leaves)
-        return [_fresh(o, leaves) for o in outs]
+        return [_fresh(o, list(leaves) + self.consts) for o in outs]  # never hand out captured arrays
 
 
 def make_executable(graph, in_avals, device="cpu"):

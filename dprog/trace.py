@@ -16,6 +16,11 @@ from .errors import LeakedTracerError, PytreeError, with_location, user_location
 from .ir import Aval, Graph, Literal, Node, Var, aval_of_value
 
 
+_LEAKED = ("a traced value escaped the function that was traced (stored in a global, a "
+           "closure or an attribute) and is used after that trace ended; return it from "
+           "the function instead")
+
+
 class _State(threading.local):
     def __init__(self):
         self.builders = []
@@ -56,10 +61,7 @@ class Builder:
             if x.builder is self:
                 return x.graph_var
             if not x.builder.active:
-                raise LeakedTracerError(with_location(
-                    "a traced value escaped the function that was traced (stored in a "
-                    "global, a closure or an attribute) and is used after that trace "
-                    "ended; return it from the function instead"))
+                raise LeakedTracerError(with_location(_LEAKED))
             if x.builder.level > self.level:
                 raise LeakedTracerError(with_location(
                     "a value from an inner transformation is used in an outer one; "
@@ -122,9 +124,8 @@ def bind(op, args, params):
     builder = _state.builders[-1] if _state.builders else None
     if builder is None:
         for a in args:
-            if isinstance(a, Tracer):
-                builder = a.builder  # leaked tracer: let atom() raise the error
-                builder.atom(a)
+            if isinstance(a, Tracer):  # its trace has ended (atom() would accept it)
+                raise LeakedTracerError(with_location(_LEAKED))
         return eager_apply(op, args, params)
     atoms = [builder.atom(a) for a in args]
     out_avals = op.abstract_eval([a.aval for a in atoms], params)

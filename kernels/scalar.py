@@ -89,3 +89,19 @@ def cbrt(x):
     # One Newton step tightens the pow-based estimate to a few ULP.
     r = r - (r * r * r - abs(x)) / (3 * r * r)
     return r if x > 0 else -r
+
+
+@njit(**_OPTS)
+def int_pow(a, b):
+    """Integer power by squaring. NumPy raises for negative exponents; a kernel cannot,
+    so those give 0 (the integer part of the true result for |a| > 1)."""
+    if b < 0:
+        return a - a + (1 if a == 1 else (1 - 2 * ((-b) % 2) if a == -1 else 0))
+    result = a - a + 1
+    base = a
+    while b > 0:
+        if b & 1:
+            result *= base
+        base *= base
+        b >>= 1
+    return result

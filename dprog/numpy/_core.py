@@ -102,18 +102,19 @@ def broadcast_to(x, shape):
     return sh.broadcast_in_dim_p(x, shape=shape, dims=tuple(range(lead, len(shape))))
 
 
-def promote(name, *xs, to_float=False, keep_rank0=True):
-    """Cast and broadcast operands to a common dtype and shape (rank-0 operands may stay)."""
+def promote(name, *xs, to_float=False, keep_rank0=True, broadcast=True):
+    """Cast and broadcast operands to a common dtype and shape (rank-0 operands may stay).
+    broadcast=False only casts (contractions have their own shape rules)."""
     xs = [asarray(x) for x in xs]
     avals = [aval_of(x) for x in xs]
     dtype, weak = dtypes.result_type(*avals)
     if to_float and not dtypes.is_float(dtype):
         dtype, weak = dtypes.float64, False
-    shape = broadcast_shapes(name, *[a.shape for a in avals])
+    shape = broadcast_shapes(name, *[a.shape for a in avals]) if broadcast else None
     out = []
     for x, a in zip(xs, avals):
         x = cast(x, dtype, weak)
-        if a.shape != shape and not (keep_rank0 and a.ndim == 0):
+        if broadcast and a.shape != shape and not (keep_rank0 and a.ndim == 0):
             x = broadcast_to(x, shape)
         out.append(x)
     return out

@@ -91,6 +91,9 @@ def getitem(x, key):
             step.append(1)
             advanced.append((dim, k))
             slots.append("adv")
+        elif isinstance(k, (float, np.floating)):
+            raise DtypeError(with_location(
+                f"index {k!r} is a float; indices must be integers (use int(...) or .astype(int))"))
         else:
             raise ShapeError(with_location(
                 f"unsupported index {k!r} of type {type(k).__name__}; use ints, slices, "

@@ -6,20 +6,13 @@ import numpy as np
 from .. import dtypes
 from ..errors import ShapeError, UnsupportedError, with_location
 from ..ops import contract
-from ._core import aval_of, asarray, broadcast_shapes, broadcast_to, cast, normalize_axis
+from ._core import aval_of, asarray, broadcast_shapes, broadcast_to, promote, normalize_axis
 from .reductions import sum as _sum
 from .shape import moveaxis, reshape, ravel, transpose
 
 
-def _promote_dtypes(a, b):
-    """A common dtype only: contraction operands do not broadcast against each other."""
-    a, b = asarray(a), asarray(b)
-    dtype, weak = dtypes.result_type(aval_of(a), aval_of(b))
-    return cast(a, dtype, weak), cast(b, dtype, weak)
-
-
 def matmul(a, b):
-    a, b = _promote_dtypes(a, b)
+    a, b = promote("matmul", a, b, broadcast=False)
     aa, ba = aval_of(a), aval_of(b)
     if aa.ndim == 0 or ba.ndim == 0:
         raise ShapeError(with_location("matmul: operands must not be scalars (use *)"))
@@ -67,7 +60,7 @@ def outer(a, b):
 
 
 def tensordot(a, b, axes=2):
-    a, b = _promote_dtypes(a, b)
+    a, b = promote("tensordot", a, b, broadcast=False)
     aa, ba = aval_of(a), aval_of(b)
     if isinstance(axes, (int, np.integer)):
         ax_a = list(range(aa.ndim - axes, aa.ndim))
@@ -125,7 +118,7 @@ def _single(spec, x, keep):
         spec = spec[:i] + spec[i + 1:j] + spec[j + 1:] + c
     drop = [i for i, c in enumerate(spec) if c not in keep]
     if drop:
-        x = _sum(x, axis=tuple(drop))
+        x = _sum(x, axis=tuple(drop), dtype=aval_of(x).dtype)  # einsum keeps int32
         spec = "".join(c for i, c in enumerate(spec) if i not in drop)
     return spec, x
 
@@ -147,7 +140,7 @@ def _pair(sa, a, sb, b, out):
 
     def size(cs):
         return int(np.prod([sizes[c] for c in cs], dtype=np.int64))
-    a, b = _promote_dtypes(a, b)
+    a, b = promote("einsum", a, b, broadcast=False)
     a3 = reshape(transpose(a, [sa.index(c) for c in batch + free_a + contract_]),
                  (size(batch), size(free_a), size(contract_)))
     b3 = reshape(transpose(b, [sb.index(c) for c in batch + contract_ + free_b]),
@@ -207,7 +200,8 @@ def diag(v, k=0):
     size = aval.shape[0] + abs(k)
     padded = pad(v, (0, abs(k)))
     mask = eye(size, k=k, dtype=aval.dtype)
-    return mask * (reshape(padded, (size, 1)) if k >= 0 else reshape(pad(v, (abs(k), 0)), (1, size)))
+    # Row i of the k >= 0 diagonal holds v[i]; column j of the k < 0 one holds v[j].
+    return mask * reshape(padded, (size, 1) if k >= 0 else (1, size))
 
 
 def _triangle(x, k, lower):

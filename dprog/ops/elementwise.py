@@ -237,8 +237,9 @@ mod_p = define("mod", 2, np.mod,
                partials=[lambda x, y, o: 1, lambda x, y, o: -_dnp().floor(x / y)],
                expr={"f": "sc.fmod_floor({0}, {1})", "i": "sc.int_mod({0}, {1})"}, accepts="numeric", domain="nonzero",
                doc="Python/NumPy modulo: the result has the sign of the divisor")
-pow_p = define("pow", 2, np.power, partials=[_pow_dx, _pow_dy], expr={"f": "vm.vpow({0}, {1})", "i": "({0} ** {1})"},
-               domain="positive", doc="d/dy at x == 0 is taken as 0 (as JAX)")
+pow_p = define("pow", 2, np.power, partials=[_pow_dx, _pow_dy],
+               expr={"f": "vm.vpow({0}, {1})", "i": "sc.int_pow({0}, {1})"},
+               accepts="numeric", domain="positive", doc="d/dy at x == 0 is taken as 0 (as JAX)")
 maximum_p = define("maximum", 2, np.maximum,
                    partials=[_balanced(lambda a, b: a > b), _balanced(lambda a, b: a < b)],
                    expr="sc.maximum({0}, {1})", accepts="numeric",

@@ -53,11 +53,12 @@ def backward_pass(graph, env, out_cts, wrt=None):
             continue  # only literals or integers in: nothing to propagate to
         if node.op.vjp is None:
             raise TransformError(with_location(f"op {node.op.name} has no reverse-mode (VJP) rule", node.loc))
+        # Rules read .aval of their cotangent: a concrete one (a 0-d zeros/ones) joins the trace.
         if node.op.multiple_results:
             cts = [_zeros_like(read(env, v)) if c is None else c for v, c in zip(node.outs, cts)]
-            ct_arg = cts
+            ct_arg = [traced_const(c) for c in cts]
         else:
-            ct_arg = cts[0]
+            ct_arg = traced_const(cts[0])
         primals = [read(env, a) for a in node.inputs]
         outs = [read(env, v) for v in node.outs]
         in_cts = node.op.vjp(ct_arg, primals, outs, **node.params)

@@ -1,0 +1,21 @@
+"""Shared test setup: the repository on sys.path and the hypothesis profiles.
+
+Profiles: "ci" (default: few examples, derandomized, no deadline, so the whole suite runs
+in well under a minute on two shared cores) and "long" (many random examples), chosen
+with DPROG_HYPOTHESIS_PROFILE=long.
+"""
+import os
+import sys
+
+from hypothesis import HealthCheck, settings
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", max_examples=10, deadline=None, derandomize=True,
+                          suppress_health_check=_QUIET, print_blob=True)
+settings.register_profile("long", max_examples=200, deadline=None,
+                          suppress_health_check=_QUIET, print_blob=True)
+settings.load_profile(os.environ.get("DPROG_HYPOTHESIS_PROFILE", "ci"))
