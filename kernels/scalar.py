@@ -33,20 +33,9 @@ def minimum(a, b):
 
 
 @njit(**_OPTS)
-def sign(a):
-    if a != a:
-        return a
-    if a > 0:
-        return a - a + 1
-    if a < 0:
-        return a - a - 1
-    return a - a
-
-
-@njit(**_OPTS)
 def fmod_floor(a, b):
     """NumPy's mod for floats: the result has the sign of the divisor."""
-    r = math.fmod(a, b)
+    r = np.fmod(a, b)
     if r != 0 and ((r < 0) != (b < 0)):
         r += b
     return r
@@ -74,9 +63,11 @@ def float_floor_divide(a, b):
 
 @njit(**_OPTS)
 def round_half_even(x):
-    r = math.floor(x + 0.5) if x == x else x
+    if not np.isfinite(x):
+        return x
+    r = np.floor(x + 0.5)
     # Exactly halfway: go to the even neighbour (banker's rounding, as np.round).
-    if r - x == 0.5 and r % 2 != 0:
+    if r - x == 0.5 and np.fmod(r, 2) != 0:
         r -= 1
     return r
 

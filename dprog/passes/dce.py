@@ -10,8 +10,8 @@ def dce(graph):
             kept.append(node)
             live.update(x.id for x in node.inputs if isinstance(x, Var))
     kept.reverse()
-    if len(kept) == len(graph.nodes):
+    pairs = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v.id in live]
+    if len(kept) == len(graph.nodes) and len(pairs) == len(graph.constvars):
         return graph
     # Unused constvars go too, so captured arrays are not kept alive for nothing.
-    pairs = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v.id in live]
     return graph.replace(nodes=kept, constvars=[v for v, _ in pairs], consts=[c for _, c in pairs])

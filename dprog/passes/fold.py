@@ -8,6 +8,7 @@ import numpy as np
 
 from ..ir import Literal, Node, Var
 from ..ops.record import Kind
+from ..ops.shape import broadcast_in_dim_p
 
 MAX_FOLDED_ELEMENTS = 1 << 16
 
@@ -19,6 +20,7 @@ def fold(graph):
     for node in graph.nodes:
         inputs = [rename.get(x.id, x) if isinstance(x, Var) else x for x in node.inputs]
         foldable = (not node.op.effectful and node.op.kind not in (Kind.CONTROL, Kind.FUSED, Kind.COLLECTIVE)
+                    and node.op is not broadcast_in_dim_p  # a view of a scalar: free already
                     and all(isinstance(x, Literal) or x.id in known for x in inputs)
                     and all(v.aval.size <= MAX_FOLDED_ELEMENTS for v in node.outs))
         if not foldable:

@@ -42,17 +42,21 @@ FLOAT_RANGES = {
     "real": (-3.0, 3.0, False), "positive": (0.125, 4.0, False), "nonzero": (0.25, 4.0, True),
     "small": (-2.0, 2.0, False), "gt_minus1": (-0.875, 3.0, False), "gt1": (1.125, 4.0, False),
     "unit_open": (-0.875, 0.875, False),
+    # Integer-only ops (bit operations): the float entries are never drawn.
+    "int": (-3.0, 3.0, False), "shift": (0.0, 3.0, False),
 }
 # Narrower ranges for finite differences: away from poles and the domain's edges.
 SMOOTH_RANGES = {
     "real": (-2.0, 2.0, False), "positive": (0.5, 2.0, False), "nonzero": (0.5, 2.0, True),
     "small": (-1.5, 1.5, False), "gt_minus1": (-0.5, 2.0, False), "gt1": (1.5, 3.0, False),
     "unit_open": (-0.75, 0.75, False),
+    "int": (-2.0, 2.0, False), "shift": (0.0, 2.0, False),
 }
 INT_RANGES = {
     "real": (-5, 5, False), "positive": (1, 3, False), "nonzero": (1, 5, True),
     "small": (-2, 2, False), "gt_minus1": (0, 3, False), "gt1": (2, 4, False),
     "unit_open": (0, 0, False),
+    "int": (-(2 ** 20), 2 ** 20, False), "shift": (0, 31, False),
 }
 VALUE_DOMAINS = set(FLOAT_RANGES) | {"bool"}
 SPECIALS = [np.nan, np.inf, -np.inf, -0.0]
