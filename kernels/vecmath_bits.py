@@ -1,0 +1,109 @@
+"""Bit-level building blocks for the vectorisable math kernels.
+
+Everything here is branch-free scalar code that LLVM's loop vectoriser can widen:
+bitcasts between a float and the integer of the same width, fused multiply-add, and a
+per-dtype bundle of constants (`Consts`) so that each function is written once and
+instantiated for float32 and float64 without any float64 promotion.
+"""
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+# error_model="numpy": the default "python" model adds a ZeroDivisionError branch to
+# every division, which blocks vectorisation. No fastmath: it would let LLVM assume
+# no nan/inf and drop our special-value selects.
+OPTS = dict(error_model="numpy")
+
+
+def jit(fn):
+    return njit(**OPTS)(fn)
+
+
+@intrinsic
+def f2i(typingctx, x):
+    """Float bits as a signed integer of the same width (float32 -> int32)."""
+    if isinstance(x, types.Float):
+        ity = types.int32 if x.bitwidth == 32 else types.int64
+
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], context.get_value_type(sig.return_type))
+        return ity(x), codegen
+
+
+def _make_i2f(fty, width):
+    @intrinsic
+    def i2f(typingctx, x):
+        # Numba widens int32 arithmetic to int64, so accept any integer and truncate or
+        # extend to the float's width here; LLVM then narrows the whole integer chain.
+        if isinstance(x, types.Integer):
+            def codegen(context, builder, sig, args):
+                v, ity = args[0], ir.IntType(width)
+                if x.bitwidth > width:
+                    v = builder.trunc(v, ity)
+                elif x.bitwidth < width:
+                    v = builder.sext(v, ity) if x.signed else builder.zext(v, ity)
+                return builder.bitcast(v, context.get_value_type(sig.return_type))
+            return fty(x), codegen
+    return i2f
+
+
+i2f32 = _make_i2f(types.float32, 32)
+i2f64 = _make_i2f(types.float64, 64)
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a*b + c with one rounding (llvm.fma: a vfmadd instruction on x86-64 with FMA)."""
+    if isinstance(a, types.Float) and a == b == c:
+        def codegen(context, builder, sig, args):
+            ty = context.get_value_type(sig.return_type)
+            name = "llvm.fma.f32" if a.bitwidth == 32 else "llvm.fma.f64"
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ty, [ty, ty, ty]), name)
+            return builder.call(fn, args)
+        return a(a, b, c), codegen
+
+
+class Consts:
+    """Per-dtype constants, all already typed as F (np.float32 or np.float64)."""
+
+    def __init__(self, F):
+        self.F = F
+        f32 = F is np.float32
+        self.i2f = i2f32 if f32 else i2f64
+        self.MANT = 23 if f32 else 52               # mantissa bits
+        self.BIAS = 127 if f32 else 1023
+        self.SIGN = np.int64(-(1 << 31)) if f32 else np.int64(-(1 << 63))
+        # x + MAGIC - MAGIC rounds x to an integer (|x| < 2**(MANT-1)), and the low bits
+        # of x + MAGIC hold that integer.
+        self.MAGIC = F(1.5 * 2.0 ** self.MANT)
+        self.ONE_BITS = int(np.array(1, F).view(np.int32 if f32 else np.int64))
+        self.SQRTH_BITS = int(np.array(np.sqrt(0.5), F).view(np.int32 if f32 else np.int64))
+        self.MIN_NORMAL = F(np.finfo(F).tiny)
+        self.SUB_SCALE = F(2.0 ** (self.MANT + 2))  # lifts a denormal into the normal range
+        self.INF = F(np.inf)
+        self.NAN = F(np.nan)
+        # ln2 split so that k*LN2HI is exact for |k| < 2**11 (fdlibm's split for float64).
+        self.LN2HI = F(0.693145751953125) if f32 else F(6.93147180369123816490e-01)
+        self.LN2LO = F(1.428606765330187045e-06) if f32 else F(1.90821492927058770002e-10)
+        self.LOG2E = F(1.4426950408889634)
+        self.LN2 = F(np.log(2.0))
+
+
+def make_poly(coeffs, F):
+    """Horner's rule for fixed coefficients (highest degree first), as an njit function.
+
+    The tuple is a compile-time constant, so LLVM unrolls the loop into a chain of FMAs.
+    """
+    c = tuple(F(v) for v in coeffs)
+    n = len(c)
+
+    @jit
+    def p(x):
+        acc = c[0]
+        for i in range(1, n):
+            acc = fma(acc, x, c[i])
+        return acc
+    return p

@@ -1,0 +1,181 @@
+"""exp, exp2, expm1, log, log2, log10, log1p for one float dtype (see build()).
+
+exp: x = k*ln2 + r, |r| <= ln2/2 (Cody-Waite with FMA), e^r = 1 + r + r^2*g(r) with g a
+Chebyshev fit (mpmath.chebyfit), 2^k applied as two exact power-of-two factors so that
+results that overflow become inf and results in the denormal range are rounded once.
+log: x = 2^e * m with m in [sqrt(1/2), sqrt(2)) read from the bits (musl's trick),
+log(m) = 2*atanh(s), s = (m-1)/(m+1), arranged as in fdlibm's e_log.c.
+Special values are fixed up with selects (never branches on data: branches stop LLVM
+from vectorising the caller's loop).
+"""
+from types import SimpleNamespace
+
+import numpy as np
+
+from .vecmath_bits import Consts, f2i, fma, jit, make_poly
+
+# (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2]; relative error of e^r: 3e-19 (f64), 9e-9 (f32).
+EXP_G = {
+    np.float64: (2.0914679376583935e-09, 2.510520637395701e-08, 2.7557273661348637e-07,
+                 2.7557255425746435e-06, 2.4801587325533363e-05, 0.00019841269874800493,
+                 0.0013888888888883752, 0.008333333333326141, 0.04166666666666667,
+                 0.1666666666666667, 0.5),
+    np.float32: (0.001392617611993558, 0.008363173074513711, 0.041666554662050534,
+                 0.1666657702559799, 0.5),
+}
+# (2*atanh(s)/s - 2) / s^2 as a polynomial in z = s^2, z in [0, 0.0295].
+LOG_Q = {
+    np.float64: (0.14616449685043406, 0.15331721600556042, 0.18182889125261723,
+                 0.2222221113479508, 0.28571428625975487, 0.39999999999899505,
+                 0.666666666666667),
+    np.float32: (0.23330467216303835, 0.28550820815960665, 0.40000121839806124,
+                 0.6666666655449709),
+}
+
+
+def hi_bits(v, bits):
+    """v rounded to `bits` significant bits, so that small integer multiples are exact."""
+    m, e = np.frexp(v)
+    return float(np.ldexp(np.round(np.ldexp(m, bits)), e - bits))
+
+
+def build(F):
+    K = Consts(F)
+    i2f, MANT, BIAS = K.i2f, K.MANT, K.BIAS
+    MAGIC, MAGIC_BITS = K.MAGIC, int(np.array(K.MAGIC, F).view(np.int32 if F is np.float32 else np.int64))
+    LN2HI, LN2LO, LOG2E, LN2 = K.LN2HI, K.LN2LO, K.LOG2E, K.LN2
+    LN2_LO_FULL = F(np.log(2.0) - float(K.LN2))
+    INF, NAN, ZERO, ONE, HALF, TWO = K.INF, K.NAN, F(0), F(1), F(0.5), F(2)
+    f32 = F is np.float32
+    # Clamps keep k small enough for exact k*LN2HI and for the two-factor scaling, and
+    # are far enough out that the clamped result is already inf or 0 (or -1 for expm1).
+    X_HI, X_LO = (F(100), F(-120)) if f32 else (F(1100), F(-1100))
+    EM1_HI, EM1_LO = (F(89), F(-20)) if f32 else (F(710), F(-40))
+    g = make_poly(EXP_G[F], F)
+    q = make_poly(LOG_Q[F], F)
+    SUB_SCALE, SUB_E = K.SUB_SCALE, F(-(MANT + 2))
+    MIN_NORMAL = K.MIN_NORMAL
+    SQRTH_BITS = K.SQRTH_BITS
+    ADJ = K.ONE_BITS - SQRTH_BITS
+    MMASK = (1 << MANT) - 1
+    INVLN2 = F(1 / np.log(2.0))
+    INVLN10 = F(1 / np.log(10.0))
+    L10_2HI = F(hi_bits(np.log10(2.0), MANT + 1 - 12))   # e*L10_2HI exact for |e| < 2^12
+    L10_2LO = F(np.log10(2.0) - float(L10_2HI))
+
+    @jit
+    def clamp(x, lo, hi):
+        # written so that nan falls through unchanged
+        x = hi if x > hi else x
+        return lo if x < lo else x
+
+    @jit
+    def pow2(k):
+        # 2^k for k in [-2*BIAS+2, 2*BIAS] as two exact factors (one rounding at the end)
+        k1 = k >> 1
+        return i2f((k1 + BIAS) << MANT), i2f((k - k1 + BIAS) << MANT)
+
+    @jit
+    def reduce(x):
+        # x = kf*ln2 + r; the FMA adds MAGIC with a single rounding, giving round(x/ln2)
+        t = fma(x, LOG2E, MAGIC)
+        kf = t - MAGIC
+        k = f2i(t) - MAGIC_BITS
+        r = fma(kf, -LN2HI, x)
+        r = fma(kf, -LN2LO, r)
+        return k, r
+
+    @jit
+    def exp(x):
+        k, r = reduce(clamp(x, X_LO, X_HI))
+        p = ONE + fma(r * r, g(r), r)
+        a, b = pow2(k)
+        return p * a * b
+
+    @jit
+    def exp_lo(x, lo):
+        # e^(x+lo) for a small correction lo (pow's double-word product y*log|x|)
+        k, r = reduce(clamp(x, X_LO, X_HI))
+        r = r + lo
+        p = ONE + fma(r * r, g(r), r)
+        a, b = pow2(k)
+        return p * a * b
+
+    @jit
+    def exp2(x):
+        xc = clamp(x, X_LO * LOG2E, X_HI * LOG2E)
+        t = xc + MAGIC
+        kf = t - MAGIC
+        k = f2i(t) - MAGIC_BITS
+        rr = xc - kf                       # exact, |rr| <= 1/2
+        r = fma(rr, LN2, rr * LN2_LO_FULL)
+        p = ONE + fma(r * r, g(r), r)
+        a, b = pow2(k)
+        return p * a * b
+
+    @jit
+    def expm1(x):
+        k, r = reduce(clamp(x, EM1_LO, EM1_HI))
+        pm = fma(r * r, g(r), r)           # e^r - 1
+        h = i2f((k - 1 + BIAS) << MANT)    # 2^(k-1): avoids 2^1024 at the top end
+        big = TWO * fma(h, pm, h - HALF)   # 2^k*(1+pm) - 1 with h - 1/2 exact
+        res = pm if k == 0 else big
+        return x if x == ZERO else res     # keeps -0.0
+
+    @jit
+    def split(x):
+        # x > 0 finite -> (e, f) with x = 2^e * (1 + f), 1 + f in [sqrt(1/2), sqrt(2))
+        sub = x < MIN_NORMAL
+        xs = x * SUB_SCALE if sub else x
+        ix = f2i(xs) + ADJ
+        e = F((ix >> MANT) - BIAS)
+        e = e + SUB_E if sub else e
+        m = i2f((ix & MMASK) + SQRTH_BITS)
+        return e, m - ONE
+
+    @jit
+    def log1p_core(f):
+        # log(1+f) = f - (hfsq - s*(hfsq + R)) ; returns (hfsq, s*(hfsq+R)) pieces
+        s = f / (TWO + f)
+        z = s * s
+        hfsq = HALF * f * f
+        return hfsq, s * (hfsq + z * q(z))
+
+    @jit
+    def fix_log(x, res):
+        res = NAN if x < ZERO else res
+        res = -INF if x == ZERO else res
+        return x + x if not (x < INF) else res   # +inf -> inf, nan -> nan
+
+    @jit
+    def log(x):
+        e, f = split(x)
+        hfsq, t = log1p_core(f)
+        res = e * LN2HI - ((hfsq - (t + e * LN2LO)) - f)
+        return fix_log(x, res)
+
+    @jit
+    def log2(x):
+        e, f = split(x)
+        hfsq, t = log1p_core(f)
+        res = e + (f - (hfsq - t)) * INVLN2
+        return fix_log(x, res)
+
+    @jit
+    def log10(x):
+        e, f = split(x)
+        hfsq, t = log1p_core(f)
+        res = e * L10_2HI + (e * L10_2LO + (f - (hfsq - t)) * INVLN10)
+        return fix_log(x, res)
+
+    @jit
+    def log1p(x):
+        u = ONE + x
+        c = (x - (u - ONE)) / u            # rounding error of 1 + x, relative to u
+        e, f = split(u)
+        hfsq, t = log1p_core(f)
+        res = e * LN2HI - ((hfsq - (t + (e * LN2LO + c))) - f)
+        res = fix_log(u, res)
+        return x if x == ZERO else res     # keeps -0.0
+
+    return SimpleNamespace(**{k: v for k, v in locals().items() if callable(v)})
