@@ -15,10 +15,13 @@ from numba.extending import intrinsic
 # every division, which blocks vectorisation. No fastmath: it would let LLVM assume
 # no nan/inf and drop our special-value selects.
 OPTS = dict(error_model="numpy")
+# alwaysinline at the LLVM level: without it LLVM keeps calls to the larger functions
+# (sin, erf, pow) and the caller's loop is not vectorised.
+INNER_OPTS = dict(OPTS, forceinline=True)
 
 
 def jit(fn):
-    return njit(**OPTS)(fn)
+    return njit(**INNER_OPTS)(fn)
 
 
 @intrinsic
@@ -95,15 +98,13 @@ class Consts:
 def make_poly(coeffs, F):
     """Horner's rule for fixed coefficients (highest degree first), as an njit function.
 
-    The tuple is a compile-time constant, so LLVM unrolls the loop into a chain of FMAs.
+    Written out as one expression: a loop over a constant tuple is only unrolled by LLVM
+    up to ~12 terms, and a loop left inside the function stops outer-loop vectorisation.
     """
-    c = tuple(F(v) for v in coeffs)
-    n = len(c)
-
-    @jit
-    def p(x):
-        acc = c[0]
-        for i in range(1, n):
-            acc = fma(acc, x, c[i])
-        return acc
-    return p
+    ns = {f"c{i}": F(v) for i, v in enumerate(coeffs)}
+    ns["fma"] = fma
+    expr = "c0"
+    for i in range(1, len(coeffs)):
+        expr = f"fma({expr}, x, c{i})"
+    exec(f"def p(x):\n    return {expr}\n", ns)
+    return jit(ns["p"])

@@ -93,12 +93,13 @@ def build(F):
         return p * a * b
 
     @jit
-    def exp_lo(x, lo):
-        # e^(x+lo) for a small correction lo (pow's double-word product y*log|x|)
+    def exp_s(x, lo, kadj):
+        # e^(x+lo) * 2^kadj for a small correction lo (pow's double-word y*log|x|) and
+        # kadj = -1 for sinh/cosh, whose e^|x|/2 is finite where e^|x| overflows
         k, r = reduce(clamp(x, X_LO, X_HI))
-        r = r + lo
+        r = r + (lo if abs(x) < X_HI else ZERO)   # lo is meaningless once x is clamped
         p = ONE + fma(r * r, g(r), r)
-        a, b = pow2(k)
+        a, b = pow2(k + kadj)
         return p * a * b
 
     @jit

@@ -1,0 +1,134 @@
+"""Time dprog.kernels.vecmath in @njit loops against NumPy's ufuncs, and print max ULP.
+
+    python benchmarks/vecmath_bench.py [--n 10000000] [--reps 7] [--only vexp,vsin]
+
+Each function runs over N elements in a @njit loop (parallel=False, and parallel=True
+with prange) writing into a preallocated array, and NumPy's ufunc runs with out=.
+Times are medians in ms; ratio = NumPy / ours (> 1: ours is faster). Run it alone:
+two jobs on a small machine distort each other. ULP errors come from the accuracy test's
+samples and references (tests/kernels/test_vecmath.py).
+"""
+import argparse
+import importlib.util
+import os
+import pathlib
+import platform
+import sys
+import time
+
+import numpy as np
+from numba import config, njit, prange
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+T = _load(ROOT / "tests" / "kernels" / "test_vecmath.py", "_vecmath_tests")
+vm = T.vm
+
+try:
+    from scipy import special as _sp
+except ImportError:
+    _sp = None
+
+# name -> (NumPy (or SciPy) ufunc, None if there is none, input range)
+CASES = {
+    "vexp": (np.exp, (-80, 80)), "vexp2": (np.exp2, (-120, 120)),
+    "vexpm1": (np.expm1, (-10, 10)), "vlog": (np.log, (1e-3, 1e3)),
+    "vlog2": (np.log2, (1e-3, 1e3)), "vlog10": (np.log10, (1e-3, 1e3)),
+    "vlog1p": (np.log1p, (-0.9, 1e3)), "vtanh": (np.tanh, (-10, 10)),
+    "vsigmoid": (_sp.expit if _sp else None, (-20, 20)), "vsinh": (np.sinh, (-20, 20)),
+    "vcosh": (np.cosh, (-20, 20)), "verf": (_sp.erf if _sp else None, (-5, 5)),
+    "vsin": (np.sin, (-100, 100)), "vcos": (np.cos, (-100, 100)),
+    "vatan": (np.arctan, (-10, 10)), "vpow": (np.power, (0.1, 10)),
+}
+
+
+def make_loops(fn, binary):
+    if binary:
+        def serial(x, y, out):
+            for i in range(x.size):
+                out[i] = fn(x[i], y[i])
+
+        def par(x, y, out):
+            for i in prange(x.size):
+                out[i] = fn(x[i], y[i])
+    else:
+        def serial(x, out):
+            for i in range(x.size):
+                out[i] = fn(x[i])
+
+        def par(x, out):
+            for i in prange(x.size):
+                out[i] = fn(x[i])
+    return (njit(error_model="numpy")(serial),
+            njit(error_model="numpy", parallel=True)(par))
+
+
+def median_ms(f, reps):
+    f()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(ts))
+
+
+def max_ulp(name, dtype):
+    if name == "vpow":
+        x, y = T.pow_samples(dtype)
+        out = np.empty_like(x)
+        T.LOOPS[name](x, y, out)
+        wide = np.float64 if dtype == np.float32 else np.longdouble
+        with np.errstate(all="ignore"):
+            ref = np.power(x.astype(wide), y.astype(wide))
+    else:
+        x = T.domain(name, dtype)
+        if name == "verf" and dtype == np.float64:
+            x = x[::8]
+        out = np.empty_like(x)
+        T.LOOPS[name](x, out)
+        wide = np.float64 if dtype == np.float32 else np.longdouble
+        with np.errstate(all="ignore"):
+            ref = T.REF[name](x.astype(wide))
+    return float(T.ulp_errors(out, ref, dtype).max())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=10_000_000)
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    names = args.only.split(",") if args.only else list(CASES)
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+          f"numba threads {config.NUMBA_NUM_THREADS}, NumPy {np.__version__}, N={args.n}")
+    print(f"{'function':10} {'dtype':7} {'ulp':>6} {'numpy':>8} {'njit':>8} {'ratio':>6} "
+          f"{'par':>8} {'ratio':>6}")
+    rng = np.random.default_rng(0)
+    for name in names:
+        ref, (lo, hi) = CASES[name]
+        binary = name == "vpow"
+        serial, par = make_loops(getattr(vm, name), binary)
+        for dtype in (np.float32, np.float64):
+            x = rng.uniform(lo, hi, args.n).astype(dtype)
+            ins = (x, rng.uniform(-5, 5, args.n).astype(dtype)) if binary else (x,)
+            out = np.empty_like(x)
+            t_np = median_ms(lambda: ref(*ins, out=out), args.reps) if ref else float("nan")
+            t_s = median_ms(lambda: serial(*ins, out), args.reps)
+            t_p = median_ms(lambda: par(*ins, out), args.reps)
+            ulp = max_ulp(name, dtype)
+            print(f"{name:10} {dtype.__name__:7} {ulp:6.2f} {t_np:8.2f} {t_s:8.2f} "
+                  f"{t_np / t_s:6.2f} {t_p:8.2f} {t_np / t_p:6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
