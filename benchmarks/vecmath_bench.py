@@ -107,8 +107,15 @@ def main():
     ap.add_argument("--n", type=int, default=10_000_000)
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--only", default="")
+    ap.add_argument("--ulp-only", action="store_true", help="skip the timings")
     args = ap.parse_args()
     names = args.only.split(",") if args.only else list(CASES)
+    if args.ulp_only:
+        print(f"{'function':10} {'float32':>8} {'float64':>8}   (max ulp; test bound)")
+        for name in names:
+            u = [max_ulp(name, dt) for dt in (np.float32, np.float64)]
+            print(f"{name:10} {u[0]:8.2f} {u[1]:8.2f}   {T.MAX_ULP[name]}", flush=True)
+        return
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
           f"numba threads {config.NUMBA_NUM_THREADS}, NumPy {np.__version__}, N={args.n}")
     print(f"{'function':10} {'dtype':7} {'ulp':>6} {'numpy':>8} {'njit':>8} {'ratio':>6} "

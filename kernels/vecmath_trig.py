@@ -127,7 +127,7 @@ def build(F):
         # ax = M * 2^E (float32); y = ax*2/pi mod 4 = M * C_E mod 4 with C_E = 2^E*2/pi
         # mod 4 from a table, as CHI + CLO (CHI has 29 bits: M*CHI is exact in float64)
         ix = np.int64(f2i(ax))
-        idx = min(max((ix >> 23) - (150 - E32_MIN), 0), len(CHI) - 1)
+        idx = min(max((ix >> 23) - (150 + E32_MIN), 0), len(CHI) - 1)
         m = np.float64((ix & 0x7FFFFF) | 0x800000)
         ch, cl = CHI[idx], CLO[idx]
         t = m * ch
