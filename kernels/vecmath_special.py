@@ -43,9 +43,8 @@ ERF_K = {
 }
 
 
-def build(F, E, pow64=None):
-    """E: vecmath_exp.build(F). pow64: float64's pow_f32 (plain double log and exp,
-    enough for a float32 result), which float32's pow calls."""
+def build(F, E):
+    """E: vecmath_exp.build(F)."""
     K = Consts(F)
     i2f, SIGN, INF, NAN = K.i2f, K.SIGN, K.INF, K.NAN
     ZERO, ONE, HALF, TWO = F(0), F(1), F(0.5), F(2)
@@ -102,34 +101,29 @@ def build(F, E, pow64=None):
         rb = ONE - erfc
         return with_sign(ra if a < ERF_SPLIT else rb, x)
 
-    ns = dict(tanh=tanh, sigmoid=sigmoid, sinh=sinh, cosh=cosh, erf=erf, with_sign=with_sign)
-    if f32:
-        @jit
-        def pow(x, y):
-            # y*log(x) needs ~8 more bits than float32 has: do it in float64 (the loop
-            # then runs 4 lanes wide instead of 8)
-            return F(pow64(np.float64(x), np.float64(y)))
-        ns["pow"] = pow
-    else:
-        ns["pow"] = _build_pow64(K, E, True)
-        ns["pow_f32"] = _build_pow64(K, E, False)
-    return SimpleNamespace(**ns)
+    return SimpleNamespace(tanh=tanh, sigmoid=sigmoid, sinh=sinh, cosh=cosh, erf=erf,
+                           pow=_build_pow(K, E))
 
 
-# (2*atanh(s)/s - 2 - 2z/3)/z^2 in z = s^2 on [0, 0.0295]: rel. error 6e-17.
-LOG_Q2 = (0.11723051028097753, 0.11706248540922386, 0.13334804238225345, 0.15384594970895457,
-          0.18181818335314404, 0.22222222221656232, 0.28571428571429364, 0.4)
+# (2*atanh(s)/s - 2 - 2z/3)/z^2 in z = s^2 on [0, 0.0295]: rel. error 6e-17 / 2e-9.
+LOG_Q2 = {
+    np.float64: (0.11723051028097753, 0.11706248540922386, 0.13334804238225345,
+                 0.15384594970895457, 0.18181818335314404, 0.22222222221656232,
+                 0.28571428571429364, 0.4),
+    np.float32: (0.19120357575034247, 0.22204765666017248, 0.28571531790757826,
+                 0.3999999990497125),
+}
 
 
-def _build_pow64(K, E, precise):
-    F = np.float64
+def _build_pow(K, E):
+    F = K.F
     ZERO, ONE, TWO, INF, NAN = F(0), F(1), F(2), K.INF, K.NAN
     LN2HI, LN2LO = K.LN2HI, K.LN2LO
-    TWO52, TWO53 = F(2.0 ** 52), F(2.0 ** 53)
-    split, exp_s, log = E.split, E.exp_s, E.log
-    q2 = make_poly(LOG_Q2, F)
+    TWO52, TWO53 = F(2.0 ** K.MANT), F(2.0 ** (K.MANT + 1))   # (named for float64)
+    split, exp_s = E.split, E.exp_s
+    q2 = make_poly(LOG_Q2[F], F)
     TWO3_HI = F(2 / 3)
-    TWO3_LO = F(float(Fraction(2, 3) - Fraction(TWO3_HI)))
+    TWO3_LO = F(float(Fraction(2, 3) - Fraction(float(TWO3_HI))))
 
     @jit
     def two_sum(a, b):
@@ -139,9 +133,9 @@ def _build_pow64(K, E, precise):
 
     @jit
     def log_dd(ax):
-        # log(ax) as hi + lo, relative error ~2^-64 (y*log needs ~2^-63 for 1 ulp when
-        # |y*log| ~ 700). log(1+f) = 2s + (2/3)s^3 + s^5*Q2(z), s = f/(2+f) carried as
-        # s + slo, the s^3 term in double-double: only s^5*Q2 sees plain rounding.
+        # log(ax) as hi + lo, relative error ~2^-64 (float64: y*log needs ~2^-63 for 1 ulp
+        # when |y*log| ~ 700). log(1+f) = 2s + (2/3)s^3 + s^5*Q2(z), s = f/(2+f) carried
+        # as s + slo, the s^3 term in double-word: only s^5*Q2 sees plain rounding.
         e, f = split(ax)
         t = TWO + f
         tlo = f - (t - TWO)                    # 2 + f = t + tlo exactly
@@ -163,27 +157,23 @@ def _build_pow64(K, E, precise):
 
     @jit
     def pow(x, y):
+        # C99/NumPy special cases fall out of log and exp (log 0 = -inf, log inf = inf)
+        # with a few selects; & and | instead of and/or keep the code branch-free
         ax, ay = abs(x), abs(y)
-        if precise:
-            h, lo = log_dd(ax)
-        else:
-            h, lo = log(ax), ZERO
-        p = y * h
-        plo = fma(y, h, -p) + y * lo
+        h, lo = log_dd(ax)
+        fin = (ax > ZERO) & (ax < INF)
+        h = h if fin else (-INF if ax == ZERO else ax)
+        one = h == ZERO                        # |x| == 1: 1 even for y = +-inf
+        p = ZERO if one else y * h
+        plo = ZERO if (one | (not fin)) else fma(y, h, -p) + y * lo
         mag = exp_s(p, plo, 0)
-        # y integer / odd integer, read from the bits of |y| + 2^52
+        # is y an (odd) integer? read from the bits of |y| + 2^52 (inf counts as even)
         v = ay + TWO52 if ay < TWO52 else ay
-        yint = (v - TWO52 == ay) if ay < TWO52 else ay < INF
-        yodd = yint and ay < TWO53 and (f2i(v) & 1) == 1
-        mag = (ZERO if y > ZERO else INF) if ax == ZERO else mag
-        mag = (INF if y > ZERO else ZERO) if ax == INF else mag
-        big = ax > ONE
-        mag = ((INF if big else ZERO) if ax != ONE else ONE) if y == INF else mag
-        mag = ((ZERO if big else INF) if ax != ONE else ONE) if y == -INF else mag
+        yint = (ay >= TWO52) | (v - TWO52 == ay)
+        yodd = yint & (ay < TWO53) & ((f2i(v) & 1) == 1)
         neg = f2i(x) < 0
-        mag = NAN if (neg and not yint and ax != ZERO and ax < INF and ay < INF) else mag
-        mag = -mag if (neg and yodd) else mag
-        mag = x + y if (x != x or y != y) else mag
-        return ONE if (y == ZERO or x == ONE) else mag
+        mag = NAN if (neg & (not yint) & fin) else mag
+        mag = -mag if (neg & yodd) else mag
+        return ONE if ((y == ZERO) | (x == ONE)) else mag
 
     return pow
