@@ -69,6 +69,57 @@ def fma(typingctx, a, b, c):
         return a(a, b, c), codegen
 
 
+@intrinsic
+def frexp_sqrt2(typingctx, x):
+    """x > 0 normal -> (e, m) as floats, x = 2^e * m, m in [sqrt(1/2), sqrt(2)) (musl's
+    trick: add 1.0 - sqrt(1/2) to the bits). Done at the float's own integer width: in
+    Python-level code Numba would widen the int32 steps to int64, which costs 512-bit
+    integer instructions in float32 loops."""
+    if isinstance(x, types.Float):
+        w = x.bitwidth
+        mant, bias = (23, 127) if w == 32 else (52, 1023)
+        one_bits = int(np.array(1, f"f{w // 8}").view(f"i{w // 8}"))
+        sqrth_bits = int(np.array(np.sqrt(0.5), f"f{w // 8}").view(f"i{w // 8}"))
+
+        def codegen(context, builder, sig, args):
+            ity, fty = ir.IntType(w), context.get_value_type(x)
+            ix = builder.add(builder.bitcast(args[0], ity),
+                             ir.Constant(ity, one_bits - sqrth_bits))
+            e = builder.sub(builder.ashr(ix, ir.Constant(ity, mant)), ir.Constant(ity, bias))
+            mb = builder.add(builder.and_(ix, ir.Constant(ity, (1 << mant) - 1)),
+                             ir.Constant(ity, sqrth_bits))
+            vals = [builder.sitofp(e, fty), builder.bitcast(mb, fty)]
+            return context.make_tuple(builder, sig.return_type, vals)
+        return types.UniTuple(x, 2)(x), codegen
+
+
+@intrinsic
+def scale_magic(typingctx, p, t, kadj):
+    """p * 2^(k + kadj) where t = 1.5*2^MANT + k (the rounding trick leaves k in the low
+    bits of t), |k + kadj| <= 2*BIAS - 2. 2^k is applied as two exact power-of-two
+    factors, so overflow gives inf and a denormal result is rounded once. Integer steps
+    run at the float's width (see frexp_sqrt2)."""
+    if isinstance(p, types.Float) and p == t and isinstance(kadj, types.Integer):
+        w = p.bitwidth
+        mant, bias = (23, 127) if w == 32 else (52, 1023)
+        magic_bits = int(np.array(1.5 * 2.0 ** mant, f"f{w // 8}").view(f"i{w // 8}"))
+
+        def codegen(context, builder, sig, args):
+            ity, fty = ir.IntType(w), context.get_value_type(p)
+            adj = args[2]
+            adj = builder.trunc(adj, ity) if kadj.bitwidth > w else builder.sext(adj, ity)
+            k = builder.add(builder.sub(builder.bitcast(args[1], ity),
+                                        ir.Constant(ity, magic_bits)), adj)
+            k1 = builder.ashr(k, ir.Constant(ity, 1))
+            k2 = builder.sub(k, k1)
+
+            def pow2(v):
+                v = builder.shl(builder.add(v, ir.Constant(ity, bias)), ir.Constant(ity, mant))
+                return builder.bitcast(v, fty)
+            return builder.fmul(builder.fmul(args[0], pow2(k1)), pow2(k2))
+        return p(p, t, kadj), codegen
+
+
 class Consts:
     """Per-dtype constants, all already typed as F (np.float32 or np.float64)."""
 

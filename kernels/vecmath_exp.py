@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .vecmath_bits import Consts, f2i, fma, jit, make_poly
+from .vecmath_bits import Consts, f2i, fma, frexp_sqrt2, jit, make_poly, scale_magic
 
 # (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2]; relative error of e^r: 3e-19 (f64), 9e-9 (f32).
 EXP_G = {
@@ -60,9 +60,6 @@ def build(F):
     p2 = make_poly(LOG1P_P2, F)
     SUB_SCALE, SUB_E = K.SUB_SCALE, F(-(MANT + 2))
     MIN_NORMAL = K.MIN_NORMAL
-    SQRTH_BITS = K.SQRTH_BITS
-    ADJ = K.ONE_BITS - SQRTH_BITS
-    MMASK = (1 << MANT) - 1
     INVLN2 = F(1 / np.log(2.0))
     INVLN10 = F(1 / np.log(10.0))
     L10_2HI = F(hi_bits(np.log10(2.0), MANT + 1 - 12))   # e*L10_2HI exact for |e| < 2^12
@@ -75,27 +72,19 @@ def build(F):
         return lo if x < lo else x
 
     @jit
-    def pow2(k):
-        # 2^k for k in [-2*BIAS+2, 2*BIAS] as two exact factors (one rounding at the end)
-        k1 = k >> 1
-        return i2f((k1 + BIAS) << MANT), i2f((k - k1 + BIAS) << MANT)
-
-    @jit
     def reduce(x):
-        # x = kf*ln2 + r; the FMA adds MAGIC with a single rounding, giving round(x/ln2)
+        # x = kf*ln2 + r; the FMA adds MAGIC with a single rounding, giving round(x/ln2),
+        # and t keeps k in its low bits for scale_magic
         t = fma(x, LOG2E, MAGIC)
         kf = t - MAGIC
-        k = f2i(t) - MAGIC_BITS
         r = fma(kf, -LN2HI, x)
         r = fma(kf, -LN2LO, r)
-        return k, r
+        return t, r
 
     @jit
     def exp(x):
-        k, r = reduce(clamp(x, X_LO, X_HI))
-        p = ONE + fma(r * r, g(r), r)
-        a, b = pow2(k)
-        return p * a * b
+        t, r = reduce(clamp(x, X_LO, X_HI))
+        return scale_magic(ONE + fma(r * r, g(r), r), t, 0)
 
     @jit
     def exp_s(x, lo, kadj):
@@ -105,7 +94,6 @@ def build(F):
         xc = clamp(x, X_LO, X_HI)
         t = fma(xc, LOG2E, MAGIC)
         kf = t - MAGIC
-        k = f2i(t) - MAGIC_BITS
         r1 = fma(kf, -LN2HI, xc)               # exact
         m = kf * LN2LO
         r = r1 - m
@@ -113,25 +101,20 @@ def build(F):
         rlo = rlo + (lo if abs(x) < X_HI else ZERO)   # lo is meaningless once clamped
         rr = r + rlo                           # |lo| may reach 1e-13: fold it into r
         rlo = (r - rr) + rlo
-        p = ONE + (rr + (rlo + rr * rr * g(rr)))
-        a, b = pow2(k + kadj)
-        return p * a * b
+        return scale_magic(ONE + (rr + (rlo + rr * rr * g(rr))), t, kadj)
 
     @jit
     def exp2(x):
         xc = clamp(x, X_LO * LOG2E, X_HI * LOG2E)
         t = xc + MAGIC
-        kf = t - MAGIC
-        k = f2i(t) - MAGIC_BITS
-        rr = xc - kf                       # exact, |rr| <= 1/2
+        rr = xc - (t - MAGIC)              # exact, |rr| <= 1/2
         r = fma(rr, LN2, rr * LN2_LO_FULL)
-        p = ONE + fma(r * r, g(r), r)
-        a, b = pow2(k)
-        return p * a * b
+        return scale_magic(ONE + fma(r * r, g(r), r), t, 0)
 
     @jit
     def expm1(x):
-        k, r = reduce(clamp(x, EM1_LO, EM1_HI))
+        t, r = reduce(clamp(x, EM1_LO, EM1_HI))
+        k = f2i(t) - MAGIC_BITS
         pm = fma(r * r, g(r), r)           # e^r - 1
         h = i2f((k - 1 + BIAS) << MANT)    # 2^(k-1): avoids 2^1024 at the top end
         big = TWO * fma(h, pm, h - HALF)   # 2^k*(1+pm) - 1 with h - 1/2 exact
@@ -142,12 +125,8 @@ def build(F):
     def split(x):
         # x > 0 finite -> (e, f) with x = 2^e * (1 + f), 1 + f in [sqrt(1/2), sqrt(2))
         sub = x < MIN_NORMAL
-        xs = x * SUB_SCALE if sub else x
-        ix = f2i(xs) + ADJ
-        e = F((ix >> MANT) - BIAS)
-        e = e + SUB_E if sub else e
-        m = i2f((ix & MMASK) + SQRTH_BITS)
-        return e, m - ONE
+        e, m = frexp_sqrt2(x * SUB_SCALE if sub else x)
+        return (e + SUB_E if sub else e), m - ONE
 
     @jit
     def log1p_core(f):
