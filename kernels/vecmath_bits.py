@@ -35,27 +35,6 @@ def f2i(typingctx, x):
         return ity(x), codegen
 
 
-def _make_i2f(fty, width):
-    @intrinsic
-    def i2f(typingctx, x):
-        # Numba widens int32 arithmetic to int64, so accept any integer and truncate or
-        # extend to the float's width here; LLVM then narrows the whole integer chain.
-        if isinstance(x, types.Integer):
-            def codegen(context, builder, sig, args):
-                v, ity = args[0], ir.IntType(width)
-                if x.bitwidth > width:
-                    v = builder.trunc(v, ity)
-                elif x.bitwidth < width:
-                    v = builder.sext(v, ity) if x.signed else builder.zext(v, ity)
-                return builder.bitcast(v, context.get_value_type(sig.return_type))
-            return fty(x), codegen
-    return i2f
-
-
-i2f32 = _make_i2f(types.float32, 32)
-i2f64 = _make_i2f(types.float64, 64)
-
-
 @intrinsic
 def fma(typingctx, a, b, c):
     """a*b + c with one rounding (llvm.fma: a vfmadd instruction on x86-64 with FMA)."""
@@ -126,15 +105,11 @@ class Consts:
     def __init__(self, F):
         self.F = F
         f32 = F is np.float32
-        self.i2f = i2f32 if f32 else i2f64
         self.MANT = 23 if f32 else 52               # mantissa bits
         self.BIAS = 127 if f32 else 1023
-        self.SIGN = np.int64(-(1 << 31)) if f32 else np.int64(-(1 << 63))
         # x + MAGIC - MAGIC rounds x to an integer (|x| < 2**(MANT-1)), and the low bits
         # of x + MAGIC hold that integer.
         self.MAGIC = F(1.5 * 2.0 ** self.MANT)
-        self.ONE_BITS = int(np.array(1, F).view(np.int32 if f32 else np.int64))
-        self.SQRTH_BITS = int(np.array(np.sqrt(0.5), F).view(np.int32 if f32 else np.int64))
         self.MIN_NORMAL = F(np.finfo(F).tiny)
         self.SUB_SCALE = F(2.0 ** (self.MANT + 2))  # lifts a denormal into the normal range
         self.INF = F(np.inf)

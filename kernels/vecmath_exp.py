@@ -3,8 +3,9 @@
 exp: x = k*ln2 + r, |r| <= ln2/2 (Cody-Waite with FMA), e^r = 1 + r + r^2*g(r) with g a
 Chebyshev fit (mpmath.chebyfit), 2^k applied as two exact power-of-two factors so that
 results that overflow become inf and results in the denormal range are rounded once.
-log: x = 2^e * m with m in [sqrt(1/2), sqrt(2)) read from the bits (musl's trick),
-log(m) = 2*atanh(s), s = (m-1)/(m+1), arranged as in fdlibm's e_log.c.
+log: x = 2^e * m with m in [sqrt(1/2), sqrt(2)) read from the bits (musl's trick);
+float64: log(m) = 2*atanh(s), s = (m-1)/(m+1), arranged as in fdlibm's e_log.c;
+float32: a polynomial in f = m-1 (no division).
 Special values are fixed up with selects (never branches on data: branches stop LLVM
 from vectorising the caller's loop).
 """
@@ -12,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .vecmath_bits import Consts, f2i, fma, frexp_sqrt2, jit, make_poly, scale_magic
+from .vecmath_bits import Consts, fma, frexp_sqrt2, jit, make_poly, scale_magic
 
 # (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2]; relative error of e^r: 3e-19 (f64), 9e-9 (f32).
 EXP_G = {
@@ -45,13 +46,12 @@ def hi_bits(v, bits):
 
 def build(F):
     K = Consts(F)
-    i2f, MANT, BIAS = K.i2f, K.MANT, K.BIAS
-    MAGIC, MAGIC_BITS = K.MAGIC, int(np.array(K.MAGIC, F).view(np.int32 if F is np.float32 else np.int64))
+    MANT, MAGIC = K.MANT, K.MAGIC
     LN2HI, LN2LO, LOG2E, LN2 = K.LN2HI, K.LN2LO, K.LOG2E, K.LN2
     LN2_LO_FULL = F(np.log(2.0) - float(K.LN2))
     INF, NAN, ZERO, ONE, HALF, TWO = K.INF, K.NAN, F(0), F(1), F(0.5), F(2)
     f32 = F is np.float32
-    # Clamps keep k small enough for exact k*LN2HI and for the two-factor scaling, and
+    # Clamps keep k small enough for exact k*LN2HI and for scale_magic's two factors, and
     # are far enough out that the clamped result is already inf or 0 (or -1 for expm1).
     X_HI, X_LO = (F(100), F(-120)) if f32 else (F(1100), F(-1100))
     EM1_HI, EM1_LO = (F(89), F(-20)) if f32 else (F(710), F(-40))
@@ -114,11 +114,10 @@ def build(F):
     @jit
     def expm1(x):
         t, r = reduce(clamp(x, EM1_LO, EM1_HI))
-        k = f2i(t) - MAGIC_BITS
         pm = fma(r * r, g(r), r)           # e^r - 1
-        h = i2f((k - 1 + BIAS) << MANT)    # 2^(k-1): avoids 2^1024 at the top end
+        h = scale_magic(ONE, t, -1)        # 2^(k-1): avoids 2^1024 at the top end
         big = TWO * fma(h, pm, h - HALF)   # 2^k*(1+pm) - 1 with h - 1/2 exact
-        res = pm if k == 0 else big
+        res = pm if t == MAGIC else big    # k == 0
         return x if x == ZERO else res     # keeps -0.0
 
     @jit

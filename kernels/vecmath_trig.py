@@ -86,7 +86,7 @@ def two_over_pi_mod4_table(emin, emax):
 def build(F):
     K = Consts(F)
     f32 = F is np.float32
-    i2f, MANT, BIAS, INF = K.i2f, K.MANT, K.BIAS, K.INF
+    MANT, BIAS, INF = K.MANT, K.BIAS, K.INF
     ZERO, ONE, HALF = F(0), F(1), F(0.5)
     MAGIC = K.MAGIC
     MAGIC_BITS = int(np.array(MAGIC, F).view(np.int32 if f32 else np.int64))
