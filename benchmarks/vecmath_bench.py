@@ -1,6 +1,8 @@
 """Time dprog.kernels.vecmath in @njit loops against NumPy's ufuncs, and print max ULP.
 
     python benchmarks/vecmath_bench.py [--n 10000000] [--reps 7] [--only vexp,vsin]
+    python benchmarks/vecmath_bench.py --n 16384 --no-par     # in cache: compute cost only
+    python benchmarks/vecmath_bench.py --ulp-only
 
 Each function runs over N elements in a @njit loop (parallel=False, and parallel=True
 with prange) writing into a preallocated array, and NumPy's ufunc runs with out=.
@@ -72,14 +74,16 @@ def make_loops(fn, binary):
             njit(error_model="numpy", parallel=True)(par))
 
 
-def times_ms(f, reps):
-    """(median, min) in ms; the min is the figure least disturbed by other jobs."""
+def times_ms(f, reps, inner=1):
+    """(median, min) ms per call; the min is the figure least disturbed by other jobs.
+    Small arrays (in cache: compute cost only) repeat the call `inner` times per sample."""
     f()
     ts = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t0)
+        for _ in range(inner):
+            f()
+        ts.append((time.perf_counter() - t0) / inner)
     return 1e3 * float(np.median(ts)), 1e3 * min(ts)
 
 
@@ -109,6 +113,7 @@ def main():
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--only", default="")
     ap.add_argument("--ulp-only", action="store_true", help="skip the timings")
+    ap.add_argument("--no-par", action="store_true", help="skip parallel=True")
     args = ap.parse_args()
     names = args.only.split(",") if args.only else list(CASES)
     if args.ulp_only:
@@ -133,12 +138,13 @@ def main():
             ins = (x, rng.uniform(-5, 5, args.n).astype(dtype)) if binary else (x,)
             out = np.empty_like(x)
             nan = (float("nan"),) * 2
-            t_np, m_np = times_ms(lambda: ref(*ins, out=out), args.reps) if ref else nan
-            t_s, m_s = times_ms(lambda: serial(*ins, out), args.reps)
-            t_p, _ = times_ms(lambda: par(*ins, out), args.reps)
+            inner = max(1, 2_000_000 // args.n)
+            t_np, m_np = times_ms(lambda: ref(*ins, out=out), args.reps, inner) if ref else nan
+            t_s, m_s = times_ms(lambda: serial(*ins, out), args.reps, inner)
+            t_p, _ = nan if args.no_par else times_ms(lambda: par(*ins, out), args.reps, inner)
             ulp = max_ulp(name, dtype)
-            print(f"{name:10} {dtype.__name__:7} {ulp:6.2f} {t_np:8.2f} {t_s:8.2f} "
-                  f"{t_np / t_s:6.2f} {t_p:8.2f} {t_np / t_p:6.2f} {m_np / m_s:9.2f}",
+            print(f"{name:10} {dtype.__name__:7} {ulp:6.2f} {t_np:8.4g} {t_s:8.4g} "
+                  f"{t_np / t_s:6.2f} {t_p:8.4g} {t_np / t_p:6.2f} {m_np / m_s:9.2f}",
                   flush=True)
 
 
