@@ -46,7 +46,6 @@ ERF_K = {
 def build(F, E):
     """E: vecmath_exp.build(F)."""
     K = Consts(F)
-    INF = K.INF
     ZERO, ONE, HALF, TWO = F(0), F(1), F(0.5), F(2)
     f32 = F is np.float32
     exp, expm1, exp_s, clamp = E.exp, E.expm1, E.exp_s, E.clamp

@@ -1,11 +1,12 @@
 """sin, cos, atan for one float dtype (see build()).
 
 sin/cos: x = k*pi/2 + r, |r| <= pi/4. Up to |x| < 2^22 (float64) / 2^16 (float32) a
-three-part Cody-Waite reduction with FMA is exact enough. Beyond that, a Payne-Hanek
-reduction in 64-bit integer arithmetic multiplies the mantissa by a window of the bits of
-2/pi picked by the exponent. Both run for every element and a select picks one: LLVM's
-vectoriser if-converts every branch anyway, and a call to a libm fallback in one branch
-would stop it from vectorising the caller's loop at all.
+three-part Cody-Waite reduction with FMA is exact enough. Beyond that, Payne-Hanek:
+float64 multiplies the mantissa by a 192-bit window of the bits of 2/pi picked by the
+exponent, in 64-bit integer arithmetic; float32 multiplies it by 2^E*2/pi mod 4 from a
+per-exponent table, in float64. Both paths run for every element and a select picks one:
+LLVM's vectoriser if-converts every branch anyway, and a call to a libm fallback in one
+branch would stop it from vectorising the caller's loop at all.
 """
 from fractions import Fraction
 from types import SimpleNamespace
