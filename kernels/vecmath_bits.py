@@ -1,0 +1,136 @@
+"""Bit-level building blocks for the vectorisable math kernels.
+
+Everything here is branch-free scalar code that LLVM's loop vectoriser can widen:
+bitcasts between a float and the integer of the same width, fused multiply-add, and a
+per-dtype bundle of constants (`Consts`) so that each function is written once and
+instantiated for float32 and float64 without any float64 promotion.
+"""
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+# error_model="numpy": the default "python" model adds a ZeroDivisionError branch to
+# every division, which blocks vectorisation. No fastmath: it would let LLVM assume
+# no nan/inf and drop our special-value selects.
+OPTS = dict(error_model="numpy")
+# alwaysinline at the LLVM level: without it LLVM keeps calls to the larger functions
+# (sin, erf, pow) and the caller's loop is not vectorised.
+INNER_OPTS = dict(OPTS, forceinline=True)
+
+
+def jit(fn):
+    return njit(**INNER_OPTS)(fn)
+
+
+@intrinsic
+def f2i(typingctx, x):
+    """Float bits as a signed integer of the same width (float32 -> int32)."""
+    if isinstance(x, types.Float):
+        ity = types.int32 if x.bitwidth == 32 else types.int64
+
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], context.get_value_type(sig.return_type))
+        return ity(x), codegen
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a*b + c with one rounding (llvm.fma: a vfmadd instruction on x86-64 with FMA)."""
+    if isinstance(a, types.Float) and a == b == c:
+        def codegen(context, builder, sig, args):
+            ty = context.get_value_type(sig.return_type)
+            name = "llvm.fma.f32" if a.bitwidth == 32 else "llvm.fma.f64"
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ty, [ty, ty, ty]), name)
+            return builder.call(fn, args)
+        return a(a, b, c), codegen
+
+
+@intrinsic
+def frexp_sqrt2(typingctx, x):
+    """x > 0 normal -> (e, m) as floats, x = 2^e * m, m in [sqrt(1/2), sqrt(2)) (musl's
+    trick: add 1.0 - sqrt(1/2) to the bits). Done at the float's own integer width: in
+    Python-level code Numba would widen the int32 steps to int64, which costs 512-bit
+    integer instructions in float32 loops."""
+    if isinstance(x, types.Float):
+        w = x.bitwidth
+        mant, bias = (23, 127) if w == 32 else (52, 1023)
+        one_bits = int(np.array(1, f"f{w // 8}").view(f"i{w // 8}"))
+        sqrth_bits = int(np.array(np.sqrt(0.5), f"f{w // 8}").view(f"i{w // 8}"))
+
+        def codegen(context, builder, sig, args):
+            ity, fty = ir.IntType(w), context.get_value_type(x)
+            ix = builder.add(builder.bitcast(args[0], ity),
+                             ir.Constant(ity, one_bits - sqrth_bits))
+            e = builder.sub(builder.ashr(ix, ir.Constant(ity, mant)), ir.Constant(ity, bias))
+            mb = builder.add(builder.and_(ix, ir.Constant(ity, (1 << mant) - 1)),
+                             ir.Constant(ity, sqrth_bits))
+            vals = [builder.sitofp(e, fty), builder.bitcast(mb, fty)]
+            return context.make_tuple(builder, sig.return_type, vals)
+        return types.UniTuple(x, 2)(x), codegen
+
+
+@intrinsic
+def scale_magic(typingctx, p, t, kadj):
+    """p * 2^(k + kadj) where t = 1.5*2^MANT + k (the rounding trick leaves k in the low
+    bits of t), |k + kadj| <= 2*BIAS - 2. 2^k is applied as two exact power-of-two
+    factors, so overflow gives inf and a denormal result is rounded once. Integer steps
+    run at the float's width (see frexp_sqrt2)."""
+    if isinstance(p, types.Float) and p == t and isinstance(kadj, types.Integer):
+        w = p.bitwidth
+        mant, bias = (23, 127) if w == 32 else (52, 1023)
+        magic_bits = int(np.array(1.5 * 2.0 ** mant, f"f{w // 8}").view(f"i{w // 8}"))
+
+        def codegen(context, builder, sig, args):
+            ity, fty = ir.IntType(w), context.get_value_type(p)
+            adj = args[2]
+            adj = builder.trunc(adj, ity) if kadj.bitwidth > w else builder.sext(adj, ity)
+            k = builder.add(builder.sub(builder.bitcast(args[1], ity),
+                                        ir.Constant(ity, magic_bits)), adj)
+            k1 = builder.ashr(k, ir.Constant(ity, 1))
+            k2 = builder.sub(k, k1)
+
+            def pow2(v):
+                v = builder.shl(builder.add(v, ir.Constant(ity, bias)), ir.Constant(ity, mant))
+                return builder.bitcast(v, fty)
+            return builder.fmul(builder.fmul(args[0], pow2(k1)), pow2(k2))
+        return p(p, t, kadj), codegen
+
+
+class Consts:
+    """Per-dtype constants, all already typed as F (np.float32 or np.float64)."""
+
+    def __init__(self, F):
+        self.F = F
+        f32 = F is np.float32
+        self.MANT = 23 if f32 else 52               # mantissa bits
+        self.BIAS = 127 if f32 else 1023
+        # x + MAGIC - MAGIC rounds x to an integer (|x| < 2**(MANT-1)), and the low bits
+        # of x + MAGIC hold that integer.
+        self.MAGIC = F(1.5 * 2.0 ** self.MANT)
+        self.MIN_NORMAL = F(np.finfo(F).tiny)
+        self.SUB_SCALE = F(2.0 ** (self.MANT + 2))  # lifts a denormal into the normal range
+        self.INF = F(np.inf)
+        self.NAN = F(np.nan)
+        # ln2 split so that k*LN2HI is exact for |k| < 2**11 (fdlibm's split for float64).
+        self.LN2HI = F(0.693145751953125) if f32 else F(6.93147180369123816490e-01)
+        self.LN2LO = F(1.428606765330187045e-06) if f32 else F(1.90821492927058770002e-10)
+        self.LOG2E = F(1.4426950408889634)
+        self.LN2 = F(np.log(2.0))
+
+
+def make_poly(coeffs, F):
+    """Horner's rule for fixed coefficients (highest degree first), as an njit function.
+
+    Written out as one expression: a loop over a constant tuple is only unrolled by LLVM
+    up to ~12 terms, and a loop left inside the function stops outer-loop vectorisation.
+    """
+    ns = {f"c{i}": F(v) for i, v in enumerate(coeffs)}
+    ns["fma"] = fma
+    expr = "c0"
+    for i in range(1, len(coeffs)):
+        expr = f"fma({expr}, x, c{i})"
+    exec(f"def p(x):\n    return {expr}\n", ns)
+    return jit(ns["p"])
