@@ -61,9 +61,9 @@ def batch_sub(graph, in_batched, axis_size, force_out=None):
 def _register_batched_extension(graph, key, batched):
     from ..passes.merge_extended import _EXTENDS, register_extension
     original = _EXTENDS.get(graph)
-    n = len(original.outvars) if original is not None else 0
     if original is None:
         return
+    n = len(original.outvars)
     twin = _BATCHED.get(original, {}).get((key[0], key[1][:n], key[2]))
     if twin is not None and twin[0].out_avals == batched.out_avals[:n]:
         register_extension(batched, twin[0])
