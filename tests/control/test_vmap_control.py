@@ -2,7 +2,6 @@
 and derivatives against a Python loop over batch members, and the batched graph keeps
 one control node (no per-member unrolling)."""
 import numpy as np
-import pytest
 
 import dprog as dp
 import dprog.numpy as dnp
@@ -221,6 +220,7 @@ def test_custom_vjp_rule_used_under_vmap_of_grad_and_grad_of_vmap():
     xs = rand(B, 3)
     custom = np.clip(np.cos(xs), -0.1, 0.1) * 3.0
     assert_close(dp.vmap(clipped)(xs), np.sin(xs))
+    assert op_count(dp.vmap(clipped), xs, name="custom_vjp_call") == 1
     assert_close(dp.vmap(dp.grad(lambda x: dnp.sum(clipped(x))))(xs), custom)
     assert_close(dp.grad(lambda x: dnp.sum(dp.vmap(clipped)(x)))(xs), custom)
     # an unbatched argument's cotangent is summed over members
@@ -242,6 +242,7 @@ def _softabs_jvp(primals, tangents):
 def test_custom_jvp_rule_used_under_vmap():
     xs = rand(B, 3)
     assert_close(dp.vmap(softabs)(xs), np.sqrt(xs * xs + 1))
+    assert op_count(dp.vmap(softabs), xs, name="custom_jvp_call") == 1
     assert_close(dp.vmap(dp.grad(lambda x: dnp.sum(softabs(x))))(xs), np.full_like(xs, 7.0))
     assert_close(dp.grad(lambda x: dnp.sum(dp.vmap(softabs)(x)))(xs), np.full_like(xs, 7.0))
     _, t = dp.jvp(dp.vmap(softabs), (xs,), (np.ones_like(xs),))
