@@ -4,8 +4,10 @@ Every mistake a user can make while tracing raises a subclass of DprogError whos
 message ends with the user's own file and line (the first stack frame outside the
 dprog package), so the report points at their code, not ours.
 """
+import contextlib
 import os
 import sys
+import threading
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _KERNELS_DIR = os.path.join(os.path.dirname(_PACKAGE_DIR), "kernels")
@@ -84,8 +86,29 @@ def source_line(loc):
     return linecache.getline(loc[0], loc[1]).strip()
 
 
+class _RuleLocations(threading.local):
+    def __init__(self):
+        self.stack = []
+
+
+_rule_locations = _RuleLocations()
+
+
+@contextlib.contextmanager
+def node_location(loc):
+    """While a node's derivative rule runs, errors name the user's line that made the
+    node (e.g. the while_loop call), not the line that asked for the derivative."""
+    _rule_locations.stack.append(loc)
+    try:
+        yield
+    finally:
+        _rule_locations.stack.pop()
+
+
 def with_location(message, loc=None):
     """Append the user's location (and line text) to an error message."""
+    if loc is None and _rule_locations.stack:
+        loc = _rule_locations.stack[-1]
     if loc is None:
         loc = user_location()
     text = source_line(loc)

@@ -14,6 +14,7 @@ from .. import dtypes
 from ..errors import DtypeError, ShapeError, with_location
 from .control_util import (is_float_aval, jvp_sub, needs_ct, run_sub, same_avals, scatter,
                            vjp_sub)
+from .control_batch import cond_batch
 from .record import Kind, Op, register
 
 
@@ -65,5 +66,5 @@ def _vjp(cts, primals, outs, *, branches):
 
 cond_p = register(Op(
     "cond", Kind.CONTROL, _abstract, _impl, jvp=_jvp, vjp=_vjp, multiple_results=True,
-    batch=None,  # vmap rule: left to the vmap work
+    batch=cond_batch,
     doc="branches[clamp(index)](*operands): dp.cond and dp.switch"))

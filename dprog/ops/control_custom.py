@@ -16,6 +16,7 @@ functions close over are treated as constants, as their rules say nothing about 
 from ..errors import ShapeError, with_location
 from .control_util import (inline_sub, is_float_aval, jvp_sub, needs_ct, run_sub, same_avals,
                            scatter, split_list, vjp_sub, zeros_like)
+from .control_batch_custom import checkpoint_batch, custom_jvp_batch, custom_vjp_batch
 from .record import Kind, Op, register
 
 
@@ -61,7 +62,7 @@ def _cvjp_vjp(cts, primals, outs, *, fun, fwd, bwd, num_consts):
 
 custom_vjp_call_p = register(Op(
     "custom_vjp_call", Kind.CONTROL, _cvjp_abstract, _cvjp_impl, jvp=_cvjp_jvp, vjp=_cvjp_vjp,
-    multiple_results=True, batch=None,  # vmap rule: left to the vmap work
+    multiple_results=True, batch=custom_vjp_batch,
     doc="fun(*args) whose reverse-mode derivative is the user's fwd/bwd pair"))
 
 
@@ -114,7 +115,7 @@ def _traced_zeros(x):
 
 custom_jvp_call_p = register(Op(
     "custom_jvp_call", Kind.CONTROL, _cjvp_abstract, _cjvp_impl, jvp=_cjvp_jvp, vjp=_cjvp_vjp,
-    multiple_results=True, batch=None,  # vmap rule: left to the vmap work
+    multiple_results=True, batch=custom_jvp_batch,
     doc="fun(*args) whose forward-mode derivative is the user's rule"))
 
 
@@ -149,5 +150,5 @@ def _ckpt_vjp(cts, primals, outs, *, body):
 
 checkpoint_p = register(Op(
     "checkpoint", Kind.CONTROL, _ckpt_abstract, _ckpt_impl, jvp=_ckpt_jvp, vjp=_ckpt_vjp,
-    multiple_results=True, batch=None,  # vmap rule: left to the vmap work
+    multiple_results=True, batch=checkpoint_batch,
     doc="body(*args), recomputed in the backward pass instead of saving its intermediates"))

@@ -20,6 +20,7 @@ from ..ir import Aval, Var
 from .control_util import (inline_sub, is_float_aval, jvp_sub, needs_ct, reorder_inputs,
                            run_sub, same_avals, scatter, split_list, trace_sub, vjp_sub,
                            zeros_like)
+from .control_batch import scan_batch, while_batch
 from .record import Kind, Op, register
 
 
@@ -131,7 +132,7 @@ def _scan_vjp(cts, primals, outs, *, body, num_consts, num_carry, length, revers
 
 scan_p = register(Op(
     "scan", Kind.CONTROL, _scan_abstract, _scan_impl, jvp=_scan_jvp, vjp=_scan_vjp,
-    multiple_results=True, batch=None,  # vmap rule: left to the vmap work
+    multiple_results=True, batch=scan_batch,
     doc="loop a closed body over the leading axis of xs, threading a carry"))
 
 
@@ -190,5 +191,5 @@ def _while_vjp(cts, primals, outs, **params):
 
 while_p = register(Op(
     "while", Kind.CONTROL, _while_abstract, _while_impl, jvp=_while_jvp, vjp=_while_vjp,
-    multiple_results=True, batch=None,  # vmap rule: left to the vmap work
+    multiple_results=True, batch=while_batch,
     doc="repeat a closed body while a closed condition holds"))

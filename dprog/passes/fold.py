@@ -17,6 +17,9 @@ def fold(graph):
     known = {v.id: c for v, c in zip(graph.constvars, graph.consts) if isinstance(c, np.ndarray)}
     constvars, consts = list(graph.constvars), list(graph.consts)
     rename, nodes = {}, []
+    # Equal folded arrays share one constvar, so CSE sees the nodes that read them as
+    # equal (e.g. one zero carry broadcast for two scans that merge_extended must join).
+    by_value = {}
     for node in graph.nodes:
         inputs = [rename.get(x.id, x) if isinstance(x, Var) else x for x in node.inputs]
         foldable = (not node.op.effectful and node.op.kind not in (Kind.CONTROL, Kind.FUSED, Kind.COLLECTIVE)
@@ -35,6 +38,11 @@ def fold(graph):
                 rename[var.id] = Literal(var.aval.dtype.type(value), var.aval)
             else:
                 value = np.ascontiguousarray(value)
+                key = (value.shape, value.dtype.str, value.tobytes())
+                if key in by_value:
+                    rename[var.id] = by_value[key]
+                    continue
+                by_value[key] = var
                 known[var.id] = value
                 constvars.append(var)
                 consts.append(value)

@@ -6,7 +6,7 @@ VJP rule maps output cotangents to input cotangents, summed where a value has se
 uses. Cotangents are never dense Jacobians; a zero cotangent is None and costs nothing.
 """
 from .. import dtypes
-from ..errors import TransformError, with_location
+from ..errors import TransformError, node_location, with_location
 from ..interpreter import read
 from ..ir import Var
 from ..staging import trace_flat
@@ -61,7 +61,8 @@ def backward_pass(graph, env, out_cts, wrt=None):
             ct_arg = traced_const(cts[0])
         primals = [read(env, a) for a in node.inputs]
         outs = [read(env, v) for v in node.outs]
-        in_cts = node.op.vjp(ct_arg, primals, outs, **node.params)
+        with node_location(node.loc):
+            in_cts = node.op.vjp(ct_arg, primals, outs, **node.params)
         for atom, ct in zip(node.inputs, in_cts):
             if relevant is None or (isinstance(atom, Var) and atom.id in relevant):
                 _accumulate(ct_env, atom, ct)

@@ -196,3 +196,17 @@ def test_nested_scans_closing_over_outer_values_differentiate_twice():
     fd2 = central_diff(lambda x: central_diff(f_py, x, eps=1e-5), 0.4, eps=1e-4)
     assert np.allclose(dp.grad(dp.grad(f))(0.4), fd2, atol=1e-5)
     assert np.allclose(dp.jvp(dp.grad(f), (0.4,), (1.0,))[1], fd2, atol=1e-5)
+
+
+def test_grad_through_while_names_the_while_loop_line():
+    import inspect
+
+    def f(x):
+        return dp.while_loop(lambda c: c < 10.0, lambda c: c * x, 1.0)  # WHILE-LINE
+    line = next(i for i, text in enumerate(inspect.getsourcelines(f)[0]) if "WHILE-LINE" in text)
+    where = f'line {inspect.getsourcelines(f)[1] + line}'
+    for transform in (dp.grad, lambda g: dp.vmap(dp.grad(g))):
+        with pytest.raises(dp.TransformError) as e:
+            transform(f)(np.array([3.0]) if transform is not dp.grad else 3.0)
+        assert "while_loop" in str(e.value) and "test_loops.py" in str(e.value)
+        assert where in str(e.value) and "WHILE-LINE" in str(e.value)
