@@ -1,0 +1,111 @@
+"""Vectorisable scalar math for Numba kernels: one name per function, float32 and float64.
+
+Generated code does
+
+    from dprog.kernels.vecmath import vexp, vtanh      # (kernels/ is dprog.kernels)
+    @njit(error_model="numpy")
+    def k(x, out):
+        for i in range(x.size):
+            out[i] = vtanh(vexp(x[i]))
+
+and LLVM vectorises the loop (libm calls such as math.exp would not be: PyPI llvmlite
+has no SVML). Each name is a Python function (it computes with NumPy when called from
+Python) with a Numba overload that picks the float32 or float64 implementation from the
+argument type: float32 in, float32 out, no float64 arithmetic on the way. (One
+exception: float32 vsin/vcos reduce |x| >= 2^16 in float64; as every branch is evaluated
+for every lane, their float32 loops run 4 lanes wide instead of 8.) Integer arguments are
+computed in float64, like NumPy's ufuncs. Accuracy and speed: see VECMATH.md.
+"""
+import hashlib
+import pathlib
+
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+from . import vecmath_exp, vecmath_special, vecmath_trig
+from .vecmath_bits import INNER_OPTS
+
+# Numba's disk cache does not notice when a callee module changes, and these functions
+# are inlined into the generated kernels: codegen should mix SOURCE_HASH into the content
+# hash that names a generated module, so that an edit here recompiles the kernels.
+SOURCE_HASH = hashlib.sha256(b"".join(
+    f.read_bytes() for f in sorted(pathlib.Path(__file__).parent.glob("vecmath*.py"))
+)).hexdigest()[:16]
+
+_IMPL = {}
+for _F in (np.float64, np.float32):
+    _e = vecmath_exp.build(_F)
+    _IMPL[_F] = dict(vars(_e))
+    _IMPL[_F].update(vars(vecmath_special.build(_F, _e)))
+    _IMPL[_F].update(vars(vecmath_trig.build(_F)))
+
+
+def _sigmoid_np(x):
+    return 1 / (1 + np.exp(-np.asarray(x)))
+
+
+def _erf_np(x):
+    import math
+    return np.vectorize(math.erf, otypes=[np.result_type(x, np.float32)])(x)
+
+
+def _pick(*tys):
+    if all(isinstance(t, types.Float) and t.bitwidth == 32 for t in tys):
+        return np.float32
+    if all(isinstance(t, (types.Float, types.Integer, types.Boolean)) for t in tys):
+        return np.float64
+    return None
+
+
+def _make_unary(pub, name, ref):
+    def stub(x):
+        return ref(x)
+    stub.__name__ = stub.__qualname__ = pub
+    stub.__doc__ = f"{name}(x) for float32/float64 inside @njit code (NumPy outside)."
+
+    @overload(stub, jit_options=INNER_OPTS)
+    def _ov(x):
+        F = _pick(x)
+        if F is None:
+            return None
+        fn = _IMPL[F][name]
+        if isinstance(x, types.Float) and F is np.float64 and x.bitwidth == 64:
+            return lambda x: fn(x)
+        return lambda x: fn(F(x))
+    return stub
+
+
+vexp = _make_unary("vexp", "exp", np.exp)
+vexp2 = _make_unary("vexp2", "exp2", np.exp2)
+vexpm1 = _make_unary("vexpm1", "expm1", np.expm1)
+vlog = _make_unary("vlog", "log", np.log)
+vlog2 = _make_unary("vlog2", "log2", np.log2)
+vlog10 = _make_unary("vlog10", "log10", np.log10)
+vlog1p = _make_unary("vlog1p", "log1p", np.log1p)
+vtanh = _make_unary("vtanh", "tanh", np.tanh)
+vsigmoid = _make_unary("vsigmoid", "sigmoid", _sigmoid_np)
+vsinh = _make_unary("vsinh", "sinh", np.sinh)
+vcosh = _make_unary("vcosh", "cosh", np.cosh)
+verf = _make_unary("verf", "erf", _erf_np)
+vsin = _make_unary("vsin", "sin", np.sin)
+vcos = _make_unary("vcos", "cos", np.cos)
+vatan = _make_unary("vatan", "atan", np.arctan)
+
+
+def vpow(x, y):
+    """x**y for float32/float64 inside @njit code (NumPy's np.power outside)."""
+    return np.power(x, y)
+
+
+@overload(vpow, jit_options=INNER_OPTS)
+def _ov_pow(x, y):
+    F = _pick(x, y)
+    if F is None:
+        return None
+    fn = _IMPL[F]["pow"]
+    return lambda x, y: fn(F(x), F(y))
+
+
+__all__ = ["SOURCE_HASH", "vexp", "vexp2", "vexpm1", "vlog", "vlog2", "vlog10", "vlog1p", "vtanh",
+           "vsigmoid", "vsinh", "vcosh", "verf", "vsin", "vcos", "vatan", "vpow"]
