@@ -253,3 +253,18 @@ def _block_tree(w, red_vars, reduce_of, accs, block, shuffles):
         w.depth -= 1
     w.depth -= 1
     w("cuda.syncthreads()  # shared memory is reused by the next task")
+
+
+def kernel_signature(graph, shape, layouts):
+    """Numba argument types of kernel_source(graph, shape, layouts, ...): lets
+    cuda.compile_ptx type-check and compile a kernel ahead of time, without a GPU."""
+    import numba
+    i64 = numba.int64
+    lead = 3 if kernel_kind(graph) == "rows" else 1
+    sig = [i64] * (lead + len(shape))
+    sig += [numba.from_dtype(v.aval.dtype)[::1] for v in graph.outvars]
+    for v, layout in zip(graph.invars, layouts):
+        sig += [numba.from_dtype(v.aval.dtype)[::1], i64]
+        if layout == "strided":
+            sig += [i64] * len(shape)
+    return tuple(sig)
