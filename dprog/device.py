@@ -131,7 +131,7 @@ class DeviceArray:
 def to_device_array(value, dtype=None):
     """A DeviceArray holding a copy of a host value (copied on the dprog stream)."""
     cuda = check_available()
-    host = np.ascontiguousarray(np.asarray(value, dtype=dtype))
+    host = np.array(value, dtype=dtype, order="C")  # (ascontiguousarray makes 0-d 1-d)
     flat = cuda.to_device(host.reshape(-1) if host.ndim != 1 else host, stream=stream())
     return DeviceArray(flat, host.shape, host.dtype)
 

@@ -12,8 +12,9 @@ Two shapes of kernel:
                then a shared-memory tree (plus warp shuffles on hardware) leaves one value
                per block, stored directly when a row has one chunk, else combined with an
                atomic into an output that the launcher pre-filled with the initial value.
-Groups whose reductions differ in axes use the elementwise shape with a per-element
-atomic combine (correct, slower: rare in practice).
+A group whose reductions differ in axes is split into one rows kernel per axes set
+(split_by_axes), each recomputing the cheap elementwise part. Float max/min never use
+atomics (the hardware atomics do not propagate NaN as NumPy does): one chunk per row.
 """
 import re
 
@@ -63,14 +64,39 @@ def combine_expr(reduce_name, acc, value, dtype):
 
 
 def atomic_call(reduce_name, dtype, target, index, value):
-    op = _ATOMIC[reduce_name]
-    if op != "add" and np.dtype(dtype).kind == "f":
-        op = "nan" + op  # NumPy's max/min propagate NaN
+    op = _ATOMIC[reduce_name]  # integer max/min or any sum (see atomics_supported)
     return f"cuda.atomic.{op}({target}, {index}, {value})"
 
 
-def atomics_supported(dtype):
-    return np.dtype(dtype).name in ("float32", "float64", "int32", "int64")
+def atomics_supported(dtype, reduce_name="reduce_sum"):
+    name = np.dtype(dtype).name
+    if reduce_name != "reduce_sum" and name.startswith("float"):
+        return False
+    return name in ("float32", "float64", "int32", "int64")
+
+
+def split_by_axes(graph):
+    """One sub-graph per distinct reduction axes set (full outputs go with the first),
+    each keeping only the nodes its outputs need."""
+    from ..ir import Graph
+    reduce_of = _reductions(graph)
+    axes_sets = []
+    for v in graph.outvars:
+        if v.id in reduce_of:
+            axes = tuple(sorted(reduce_of[v.id].params["axes"]))
+            if axes not in axes_sets:
+                axes_sets.append(axes)
+    parts = []
+    for k, axes in enumerate(axes_sets):
+        outs = [v for v in graph.outvars if (v.id not in reduce_of and k == 0) or
+                (v.id in reduce_of and tuple(sorted(reduce_of[v.id].params["axes"])) == axes)]
+        needed, nodes = {v.id for v in outs}, []
+        for node in reversed(graph.nodes):
+            if any(o.id in needed for o in node.outs):
+                nodes.append(node)
+                needed.update(x.id for x in node.inputs if hasattr(x, "id"))
+        parts.append(Graph(graph.invars, nodes[::-1], outs))
+    return parts
 
 
 def numba_type(dtype):
@@ -91,9 +117,9 @@ def _reductions(graph):
 
 
 def kernel_kind(graph):
-    """"elementwise", "rows" (all reductions share axes) or "atomic" (they do not)."""
+    """"elementwise", "rows" (all reductions share axes) or "split" (see split_by_axes)."""
     axes = {tuple(sorted(n.params["axes"])) for n in _reductions(graph).values()}
-    return "elementwise" if not axes else ("rows" if len(axes) == 1 else "atomic")
+    return "elementwise" if not axes else ("rows" if len(axes) == 1 else "split")
 
 
 def _decode(emit, var, dims, sizes):
@@ -137,6 +163,7 @@ def kernel_source(graph, shape, layouts, block, shuffles, name="kernel"):
     reductions flat over kept dims), then per input: buffer, offset, strides?"""
     ndim = len(shape)
     kind = kernel_kind(graph)
+    assert kind != "split", "split_by_axes first"
     reduce_of = _reductions(graph)
     outs = [f"out{k}" for k in range(len(graph.outvars))]
     sizes = [f"n{d}" for d in range(ndim)]
@@ -145,7 +172,7 @@ def kernel_source(graph, shape, layouts, block, shuffles, name="kernel"):
     w = _Writer()
     w(f"@cuda.jit(cache=True)\ndef {name}({', '.join(params)}):")
     w.depth = 1
-    need_index = kind != "elementwise" or "strided" in layouts or any(n.op is iota_p for n in graph.nodes)
+    need_index = "strided" in layouts or any(n.op is iota_p for n in graph.nodes)
     if kind == "rows":
         red_axes = sorted(next(iter(reduce_of.values())).params["axes"])
         kept = [d for d in range(ndim) if d not in red_axes]
@@ -162,8 +189,8 @@ def kernel_source(graph, shape, layouts, block, shuffles, name="kernel"):
 
 
 def _body(w, graph, layouts, ndim, reduce_of, outs, accs):
-    """Per-element statements; full outputs stored at `flat`. Reductions: combined into
-    `accs` (rows kernel) or atomically into their outputs (atomic kernel)."""
+    """Per-element statements; full outputs stored at `flat`, reductions combined into
+    `accs` (rows kernel)."""
     body = GroupBody(graph, [f"i{d}" for d in range(ndim)], _load_inputs(w, graph, layouts, ndim),
                      expression=cuda_expression)
     for line in body.lines:
@@ -173,16 +200,9 @@ def _body(w, graph, layouts, ndim, reduce_of, outs, accs):
         node = reduce_of.get(v.id)
         if node is None:
             w(f"{out}[flat] = {body.value_of(v)}")
-        elif accs is not None:
+        else:
             acc = accs[v.id]
             w(f"{acc} = " + combine_expr(node.op.name, acc, values[v.id], v.aval.dtype))
-        else:
-            axes = node.params["axes"]
-            kept = [d for d in range(ndim) if d not in axes]
-            index = "0"
-            for d in kept:
-                index = f"({index}) * n{d} + i{d}"
-            w(atomic_call(node.op.name, v.aval.dtype, out, index, values[v.id]))
 
 
 def _rows_kernel(w, graph, shape, layouts, block, shuffles, reduce_of, kept, red_axes, sizes, outs):
@@ -243,7 +263,7 @@ def _block_tree(w, red_vars, reduce_of, accs, block, shuffles):
                 w(f"r{k} = " + combine_expr(name, f"r{k}", f"o{k}", v.aval.dtype))
         w("if tid == 0:")
         w.depth += 1
-        if atomics_supported(v.aval.dtype):
+        if atomics_supported(v.aval.dtype, name):
             w("if chunks == 1:")
             w(f"    {out}[row] = r{k}")
             w("else:")

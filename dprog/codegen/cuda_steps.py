@@ -10,7 +10,7 @@ import numpy as np
 from ..ir import Graph, Node, Var
 from ..ops.elementwise import copy_p
 from . import cuda_launch
-from .cuda_kernel import atomics_supported, kernel_kind, kernel_source
+from .cuda_kernel import atomics_supported, kernel_kind, kernel_source, split_by_axes
 from .cuda_layout import contiguous_strides
 from .expressions import REDUCE_INIT
 
@@ -56,8 +56,20 @@ def launch_fill(buffer, value, size, stream):
 
 def fusion_step(sub, shape, in_layouts, out_slots):
     """A fusion group: inputs are Layouts of the group's external values."""
+    if kernel_kind(sub) != "split":
+        return _group_step(sub, shape, in_layouts, out_slots)
+    step = Step()
+    slot_of = {v.id: s for v, s in zip(sub.outvars, out_slots)}
+    for part in split_by_axes(sub):
+        piece = _group_step(part, shape, in_layouts, [slot_of[v.id] for v in part.outvars])
+        step.allocs += piece.allocs
+        step.fills += piece.fills
+        step.launches += piece.launches
+    return step
+
+
+def _group_step(sub, shape, in_layouts, out_slots):
     block, max_blocks, _, shuffles = cuda_launch.config()
-    ndim = len(shape)
     kinds, args_in = [], []
     full = contiguous_strides(shape)
     for v, lay in zip(sub.invars, in_layouts):
@@ -78,37 +90,27 @@ def fusion_step(sub, shape, in_layouts, out_slots):
     reduce_of = {n.outs[0].id: n for n in sub.nodes if n.op.kind.value == "reduction"}
     for v, slot in zip(sub.outvars, out_slots):
         step.allocs.append((slot, _size(v.aval.shape), v.aval.dtype))
-    kind = kernel_kind(sub)
     sizes = [int(n) for n in shape]
     outs = [Slot(s) for s in out_slots]
-    red_dtypes = [v.aval.dtype for v in sub.outvars if v.id in reduce_of]
-    if kind == "rows":
+    if reduce_of:
         axes = next(iter(reduce_of.values())).params["axes"]
         rows = _size([n for d, n in enumerate(shape) if d not in axes])
         cols = _size([n for d, n in enumerate(shape) if d in axes])
         chunks = 1
-        if all(atomics_supported(dt) for dt in red_dtypes):
+        if all(atomics_supported(n.outs[0].aval.dtype, n.op.name) for n in reduce_of.values()):
             chunks = max(1, min(-(-cols // block), max_blocks // max(rows, 1)))
         grid = max(1, min(rows * chunks, max_blocks))
         lead = [rows, cols, chunks]
-        prefill = chunks > 1
+        if chunks > 1:  # blocks combine atomically into outputs holding the initial value
+            for v, slot in zip(sub.outvars, out_slots):
+                node = reduce_of.get(v.id)
+                if node is not None:
+                    init = np.dtype(v.aval.dtype).type(REDUCE_INIT[node.op.name](v.aval.dtype))
+                    step.fills.append((slot, _size(v.aval.shape), init))
     else:
-        if kind == "atomic" and not all(atomics_supported(dt) for dt in red_dtypes):
-            from ..errors import UnsupportedError, with_location
-            raise UnsupportedError(with_location(
-                f"CUDA: a fused group reducing {', '.join(map(str, red_dtypes))} values over "
-                f"different axes needs atomics those dtypes lack; compute it on the CPU"))
         lead = [_size(shape)]
         grid = cuda_launch.grid_for(_size(shape), block)
-        prefill = kind == "atomic"
-    if prefill:
-        for v, slot in zip(sub.outvars, out_slots):
-            node = reduce_of.get(v.id)
-            if node is not None:
-                init = np.dtype(v.aval.dtype).type(REDUCE_INIT[node.op.name](v.aval.dtype))
-                step.fills.append((slot, _size(v.aval.shape), init))
     step.launches.append((kernel, grid, block, lead + sizes + outs + args_in))
-    step.source = source
     return step
 
 

@@ -41,8 +41,13 @@ def fusion_nodes(fn, args):
     return [n for n in graph.nodes if n.op.name == "fusion"]
 
 
-def compile_group(node, layout_choice):
-    sub, shape = node.params["graph"], tuple(node.params["shape"])
+def compile_groups(node, layout_choice):
+    sub = node.params["graph"]
+    parts = cuda_kernel.split_by_axes(sub) if cuda_kernel.kernel_kind(sub) == "split" else [sub]
+    return [compile_group(part, tuple(node.params["shape"]), layout_choice) for part in parts]
+
+
+def compile_group(sub, shape, layout_choice):
     layouts = ["scalar" if v.aval.ndim == 0 else layout_choice for v in sub.invars]
     source = cuda_kernel.kernel_source(sub, shape, layouts, HW_BLOCK, shuffles=True)
     module = module_cache.load_module(cuda_kernel.HEADER + "\n\n" + source)
@@ -57,8 +62,7 @@ def test_generated_kernels_compile_to_ptx(name, fn, make, layout):
     nodes = fusion_nodes(fn, make())
     if not nodes:
         pytest.skip(f"{name} has no fused group")  # matmul-only programs: see below
-    for node in nodes:
-        sub, source, ptx = compile_group(node, layout)
+    for sub, source, ptx in [c for node in nodes for c in compile_groups(node, layout)]:
         assert ".entry" in ptx
         dtypes = {v.aval.dtype for v in sub.invars} | {v.aval.dtype for v in sub.outvars}
         if np.dtype("float64") not in dtypes:
@@ -68,7 +72,7 @@ def test_generated_kernels_compile_to_ptx(name, fn, make, layout):
 
 def test_reduction_kernels_use_warp_shuffles_on_hardware():
     (node,) = fusion_nodes(lambda x: dp.numpy.sum(x * x, axis=1), (np.ones((4, 100), np.float32),))
-    _, source, ptx = compile_group(node, "flat")
+    ((_, source, ptx),) = compile_groups(node, "flat")
     assert "shfl_down_sync" in source and "shfl.sync.down" in ptx
     assert "atom.global" in ptx  # the multi-chunk combine
 
