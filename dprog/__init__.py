@@ -37,6 +37,7 @@ from .api_jac import hessian, jacfwd, jacrev  # noqa: F401
 from .api_vmap import vmap  # noqa: F401
 from .config import config  # noqa: F401
 from .control import cond, fori_loop, scan, switch, while_loop  # noqa: F401
+from .device import DeviceArray, block_until_ready, device_put  # noqa: F401
 from .custom import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401
 from .errors import (DprogError, DtypeError, LeakedTracerError, PytreeError,  # noqa: F401
                      ShapeError, StaticArgError, TracerConversionError, TransformError,

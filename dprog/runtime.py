@@ -15,6 +15,7 @@ import numpy as np
 
 from . import dtypes
 from .config import config
+from .device import is_cuda_array
 from .errors import StaticArgError, UnsupportedError, with_location
 from .interpreter import run_graph
 from .ir import Aval
@@ -38,6 +39,9 @@ def _leaf_key(x):
         return (x.shape, x.dtype)
     if t is float or t is int or t is bool:
         return t
+    if is_cuda_array(x):  # placement is part of the key: these run on CUDA
+        aval = leaf_aval(x)
+        return (aval.shape, aval.dtype, "cuda")
     return leaf_aval(x)
 
 
@@ -77,11 +81,11 @@ def make_executable(graph, in_avals, device="cpu"):
     backend = config.backend or "cpu"
     if backend == "reference":
         return Executable(graph, in_avals)
-    if device == "cuda":
-        raise UnsupportedError(with_location(
-            "device='cuda' is not available yet in this build of dprog; use device='cpu'"))
-    from .codegen.cpu_driver import CpuExecutable
     from .passes.fuse import fuse
+    if device == "cuda":
+        from .codegen.cuda_executable import CudaExecutable
+        return CudaExecutable(fuse(graph), in_avals)
+    from .codegen.cpu_driver import CpuExecutable
     return CpuExecutable(fuse(graph), in_avals)
 
 
@@ -211,7 +215,9 @@ class Jitted:
             in_avals = [leaf_aval(x) for x in leaves]
             graph, out_tree = trace_pytree(self._bind_statics(statics), in_tree, in_avals)
             graph = run_pipeline(graph)
-            executable = make_executable(graph, in_avals, self.device)
+            # Placement by argument: any CUDA array argument puts the call on CUDA.
+            device = "cuda" if any(isinstance(k, tuple) and k[2:] == ("cuda",) for k in key[1]) else self.device
+            executable = make_executable(graph, in_avals, device)
             entry = CacheEntry(executable, out_tree, graph, key[1], in_avals)
             # A graph that captured a value of an enclosing trace is only valid inside
             # that trace: never cache it.
@@ -285,8 +291,8 @@ def _key_change(old, new):
 
 def _describe(leaf_key):
     if isinstance(leaf_key, tuple):
-        shape, dtype = leaf_key
-        return str(Aval(shape, dtype))
+        shape, dtype = leaf_key[:2]
+        return str(Aval(shape, dtype)) + "".join(f" on {d}" for d in leaf_key[2:])
     if isinstance(leaf_key, type):
         return f"python {leaf_key.__name__}"
     return str(leaf_key)

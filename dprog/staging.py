@@ -26,7 +26,15 @@ def leaf_aval(x):
         return Aval(x.shape, x.dtype)
     if dtypes.python_scalar_dtype(x) is not None or isinstance(x, np.generic):
         return aval_of_value(x)
-    if hasattr(x, "__cuda_array_interface__") or hasattr(x, "__array__"):
+    if hasattr(type(x), "__cuda_array_interface__"):  # read shape and dtype, copy nothing
+        iface = x.__cuda_array_interface__
+        dt = np.dtype(iface["typestr"])
+        if dt not in dtypes.SUPPORTED:
+            raise PytreeError(with_location(
+                f"a CUDA array argument has dtype {dt}; supported: float32, float64, int32, "
+                f"int64, bool (convert it on the device first)"))
+        return Aval(tuple(iface["shape"]), dt)
+    if hasattr(x, "__array__"):
         return aval_of_value(np.asarray(x))
     raise PytreeError(with_location(
         f"an argument leaf of type {type(x).__name__} is not an array or a scalar; pass "

@@ -48,6 +48,17 @@ def cast_expr(src, from_dtype, to_dtype):
     return f"np.{to_dtype.name}({src})"
 
 
+def op_template(node):
+    """The op record's `expr` template for this node's operand dtype kind."""
+    template = node.op.expr
+    if isinstance(template, dict):
+        kind = node.inputs[-1].aval.dtype.kind
+        template = template.get(kind) or template.get("f")
+    if template is None:
+        raise NotImplementedError(f"op {node.op.name} has no codegen expression")
+    return template
+
+
 def op_expression(node, args):
     """The expression computing node's output from argument expressions."""
     op = node.op
@@ -55,19 +66,15 @@ def op_expression(node, args):
         return cast_expr(args[0], node.inputs[0].aval.dtype, node.outs[0].aval.dtype)
     if op is iota_p:
         raise AssertionError("iota is generated from loop indices")
-    template = op.expr
-    if isinstance(template, dict):
-        kind = node.inputs[-1].aval.dtype.kind
-        template = template.get(kind) or template.get("f")
-    if template is None:
-        raise NotImplementedError(f"op {op.name} has no codegen expression")
+    template = op_template(node)
     return template.format(*args, dt=node.inputs[-1].aval.dtype.name if node.inputs else "")
 
 
 class GroupBody:
     """Statements for one element of a fusion group: per-element lines, reductions."""
 
-    def __init__(self, graph, index_names, input_exprs):
+    def __init__(self, graph, index_names, input_exprs, expression=op_expression):
+        # `expression(node, args)` spells one op: the CUDA generator passes its own.
         self.lines = []
         self.names = {}
         self.reductions = []  # (node, value name)
@@ -84,7 +91,7 @@ class GroupBody:
             if node.op is iota_p:
                 expr = cast_expr(index_names[node.params["axis"]], np.int64, out.aval.dtype)
             else:
-                expr = op_expression(node, [self._atom(x) for x in node.inputs])
+                expr = expression(node, [self._atom(x) for x in node.inputs])
             self.lines.append(f"{name} = {expr}")
             self.names[out.id] = name
 

@@ -1,0 +1,179 @@
+"""CUDA steps: one launch (or a few) per node of a fused graph, decided when planning.
+
+Each step knows its kernel, launch configuration and argument list; at run time it only
+looks up buffers in the environment (a list of flat device arrays, one per slot) and
+launches on the dprog stream. Nothing here waits for the device, except HostStep (the
+fallback for ops without a CUDA kernel), which must copy through host memory.
+"""
+import numpy as np
+
+from ..ir import Graph, Node, Var
+from ..ops.elementwise import copy_p
+from . import cuda_launch
+from .cuda_kernel import atomics_supported, kernel_kind, kernel_source, split_by_axes
+from .cuda_layout import contiguous_strides
+from .expressions import REDUCE_INIT
+
+
+class Slot:
+    """A buffer argument: replaced by env[index] at launch time."""
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
+def _bind(args, env):
+    return [env[a.index] if type(a) is Slot else a for a in args]
+
+
+def _size(shape):
+    return int(np.prod(shape, dtype=np.int64))
+
+
+class Step:
+    """allocs: (slot, size, dtype) buffers the executable takes from the pool first;
+    fills: (slot, size, typed value) initialisations launched before the kernel."""
+
+    def __init__(self):
+        self.allocs, self.fills, self.launches = [], [], []  # launches: (kernel, grid, block, args)
+
+    def reads(self):
+        return [a.index for _, _, _, args in self.launches for a in args if type(a) is Slot]
+
+    def run(self, env, stream):
+        for slot, size, value in self.fills:
+            launch_fill(env[slot], value, size, stream)
+        for kernel, grid, block, args in self.launches:
+            kernel.launch(grid, block, stream, _bind(args, env))
+
+
+def launch_fill(buffer, value, size, stream):
+    from dprog.kernels.cuda_index import fill_kernel
+    block, _, _, _ = cuda_launch.config()
+    fill_kernel[cuda_launch.grid_for(size, block), block, stream](buffer, value, size)
+
+
+def fusion_step(sub, shape, in_layouts, out_slots):
+    """A fusion group: inputs are Layouts of the group's external values."""
+    if kernel_kind(sub) != "split":
+        return _group_step(sub, shape, in_layouts, out_slots)
+    step = Step()
+    slot_of = {v.id: s for v, s in zip(sub.outvars, out_slots)}
+    for part in split_by_axes(sub):
+        piece = _group_step(part, shape, in_layouts, [slot_of[v.id] for v in part.outvars])
+        step.allocs += piece.allocs
+        step.fills += piece.fills
+        step.launches += piece.launches
+    return step
+
+
+def _group_step(sub, shape, in_layouts, out_slots):
+    block, max_blocks, _, shuffles = cuda_launch.config()
+    kinds, args_in = [], []
+    full = contiguous_strides(shape)
+    for v, lay in zip(sub.invars, in_layouts):
+        if v.aval.ndim == 0:
+            kinds.append("scalar")
+            args_in += [Slot(lay.slot), lay.offset]
+            continue
+        assert tuple(lay.shape) == tuple(shape), (lay.shape, shape)
+        if lay.strides_match(full):
+            kinds.append("flat")
+            args_in += [Slot(lay.slot), lay.offset]
+        else:
+            kinds.append("strided")
+            args_in += [Slot(lay.slot), lay.offset] + [int(s) for s in lay.strides]
+    source = kernel_source(sub, shape, kinds, block, shuffles)
+    kernel = cuda_launch.generated_kernel(source)
+    step = Step()
+    reduce_of = {n.outs[0].id: n for n in sub.nodes if n.op.kind.value == "reduction"}
+    for v, slot in zip(sub.outvars, out_slots):
+        step.allocs.append((slot, _size(v.aval.shape), v.aval.dtype))
+    sizes = [int(n) for n in shape]
+    outs = [Slot(s) for s in out_slots]
+    if reduce_of:
+        axes = next(iter(reduce_of.values())).params["axes"]
+        rows = _size([n for d, n in enumerate(shape) if d not in axes])
+        cols = _size([n for d, n in enumerate(shape) if d in axes])
+        chunks = 1
+        if all(atomics_supported(n.outs[0].aval.dtype, n.op.name) for n in reduce_of.values()):
+            chunks = max(1, min(-(-cols // block), max_blocks // max(rows, 1)))
+        grid = max(1, min(rows * chunks, max_blocks))
+        lead = [rows, cols, chunks]
+        if chunks > 1:  # blocks combine atomically into outputs holding the initial value
+            for v, slot in zip(sub.outvars, out_slots):
+                node = reduce_of.get(v.id)
+                if node is not None:
+                    init = np.dtype(v.aval.dtype).type(REDUCE_INIT[node.op.name](v.aval.dtype))
+                    step.fills.append((slot, _size(v.aval.shape), init))
+    else:
+        lead = [_size(shape)]
+        grid = cuda_launch.grid_for(_size(shape), block)
+    step.launches.append((kernel, grid, block, lead + sizes + outs + args_in))
+    return step
+
+
+def copy_graph(aval):
+    """A one-node sub-graph that copies its input: materialises a strided view."""
+    x, y = Var(aval), Var(aval)
+    return Graph([x], [Node(copy_p, [x], {}, [y])], [y])
+
+
+def copy_step(layout, aval, out_slot):
+    return fusion_step(copy_graph(aval), aval.shape, [layout], [out_slot])
+
+
+def matmul_step(a, b, a_bs, b_bs, out_aval, out_slot):
+    """a, b: Layouts; a_bs, b_bs: their batch strides (collapsed)."""
+    from dprog.kernels.cuda_matmul import matmul_kernel
+    _, max_blocks, tile, _ = cuda_launch.config()
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    batch = _size(out_aval.shape[:-2])
+    kernel, _ = matmul_kernel(tile, np.dtype(out_aval.dtype).name)
+    tasks = batch * (-(-m // tile)) * (-(-n // tile))
+    grid = max(1, min(tasks, max_blocks))
+    step = Step()
+    step.allocs.append((out_slot, _size(out_aval.shape), out_aval.dtype))
+    args = [Slot(out_slot), Slot(a.slot), a.offset, a_bs, a.strides[-2], a.strides[-1],
+            Slot(b.slot), b.offset, b_bs, b.strides[-2], b.strides[-1], batch, m, n, k]
+    step.launches.append((_Plain(kernel), grid, (tile, tile), args))
+    return step
+
+
+def gather_step(x, idx, axis, out_aval, out_slot):
+    from dprog.kernels.cuda_index import gather_kernel
+    block, _, _, _ = cuda_launch.config()
+    total = _size(out_aval.shape)
+    step = Step()
+    step.allocs.append((out_slot, total, out_aval.dtype))
+    args = [Slot(out_slot), Slot(x.slot), x.offset, Slot(idx.slot), idx.offset, total,
+            x.shape[axis], idx.size, _size(x.shape[axis + 1:])]
+    step.launches.append((_Plain(gather_kernel), cuda_launch.grid_for(total, block), block, args))
+    return step
+
+
+def scatter_add_step(upd, idx, axis, size, out_aval, out_slot):
+    from dprog.kernels.cuda_index import scatter_add_kernel
+    block, _, _, _ = cuda_launch.config()
+    total = upd.size
+    step = Step()
+    step.allocs.append((out_slot, _size(out_aval.shape), out_aval.dtype))
+    step.fills.append((out_slot, _size(out_aval.shape), np.dtype(out_aval.dtype).type(0)))
+    tail = _size(out_aval.shape[axis + 1:])
+    args = [Slot(out_slot), Slot(upd.slot), upd.offset, Slot(idx.slot), idx.offset, total,
+            size, idx.size, tail]
+    step.launches.append((_Plain(scatter_add_kernel), cuda_launch.grid_for(total, block), block, args))
+    return step
+
+
+class _Plain:
+    """A hand-written kernel with the launch interface of generated ones."""
+    __slots__ = ("kernel",)
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+
+    def launch(self, grid, block, stream, args):
+        self.kernel[grid, block, stream](*args)

@@ -1,0 +1,74 @@
+"""Programs shared by the CUDA tests: (name, function, argument maker).
+
+Small sizes: the simulator runs every CUDA thread as a Python thread. Each program is
+also a PTX-compilation case (tests/cuda/test_ptx.py) and a differential case against the
+CPU reference (tests/cuda_sim/).
+"""
+import numpy as np
+
+import dprog as dp
+import dprog.numpy as dnp
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def f32(*shape, lo=-2.0, hi=2.0, seed=0):
+    return _rng(seed).uniform(lo, hi, shape).astype(np.float32)
+
+
+def f64(*shape, lo=-2.0, hi=2.0, seed=0):
+    return _rng(seed).uniform(lo, hi, shape)
+
+
+def _mlp_loss(params, x, y):
+    w1, b1, w2, b2 = params
+    h = dnp.tanh(x @ w1 + b1)
+    logits = h @ w2 + b2
+    return -dnp.mean(dnp.sum(dp.nn.log_softmax(logits, axis=-1) * y, axis=-1))
+
+
+def _mlp_args(dtype=np.float32):
+    r = _rng(3)
+    params = tuple(a.astype(dtype) for a in (r.normal(0, 0.5, (6, 8)), r.normal(0, 0.1, 8),
+                                              r.normal(0, 0.5, (8, 4)), r.normal(0, 0.1, 4)))
+    x = r.normal(size=(5, 6)).astype(dtype)
+    y = np.eye(4, dtype=dtype)[r.integers(0, 4, 5)]
+    return (params, x, y)
+
+
+PROGRAMS = [
+    ("elementwise_math", lambda x: dnp.tanh(x) * dnp.exp(-x * x) + dnp.log1p(x * x) - dnp.sin(x),
+     lambda: (f32(4, 9),)),
+    ("scalar_helpers", lambda x, y: dnp.maximum(x, y) + dnp.minimum(x, 0.5) + dnp.sign(x)
+     + dnp.round(x * 3) + dnp.cbrt(x) + dnp.mod(x, 0.7) + dnp.floor_divide(x, 0.3),
+     lambda: (f32(3, 7), f32(3, 7, seed=1))),
+    ("unary_more", lambda x: dnp.sqrt(dnp.abs(x)) + dnp.arctan(x) + dp.nn.sigmoid(x)
+     + dnp.where(dnp.isfinite(x), dnp.floor(x), 0.0) + dnp.power(dnp.abs(x) + 1, 1.5),
+     lambda: (f32(2, 3, 5),)),
+    ("broadcasting", lambda x, b, c: x * b[None, :] + c * x.T.T[::-1] / (1 + b ** 2) - x[:, ::2].sum(),
+     lambda: (f32(6, 5), f32(5, seed=2), f32(6, 1, seed=3))),
+    ("integer_ops", lambda i, j: (i % 5) + (i // 3) * j + dnp.maximum(i, j),
+     lambda: (np.arange(-12, 12, dtype=np.int32).reshape(4, 6), np.full((4, 6), 3, np.int32))),
+    ("float64", lambda x: dnp.exp(x) / dnp.sum(dnp.exp(x), axis=0), lambda: (f64(7, 3),)),
+    ("sum_all", lambda x: dnp.sum(x * x), lambda: (f32(11, 13),)),
+    ("reductions_axes", lambda x: (dnp.max(x, axis=1), dnp.min(x, axis=0), dnp.sum(x, axis=(0, 2))),
+     lambda: (f32(3, 4, 5),)),
+    ("mean_var", lambda x: dnp.var(x, axis=-1) + dnp.mean(x, axis=-1), lambda: (f32(4, 33),)),
+    ("softmax", lambda z: dp.nn.softmax(z, axis=-1), lambda: (f32(5, 40, lo=-5, hi=5),)),
+    ("logsumexp_rows", lambda z: dp.nn.logsumexp(z, axis=1), lambda: (f32(3, 70),)),
+    ("any_all", lambda x: (dnp.any(x > 1.5, axis=1), dnp.all(x > -1.9)), lambda: (f32(4, 6),)),
+    ("iota_where", lambda x: dnp.where(dnp.arange(x.shape[1]) % 2 == 0, x, -x), lambda: (f32(3, 8),)),
+    ("matmul", lambda a, b: a @ b, lambda: (f32(5, 7), f32(7, 3, seed=1))),
+    ("matmul_batched_T", lambda a, b: dnp.matmul(a, dnp.swapaxes(b, -1, -2)),
+     lambda: (f32(2, 4, 6), f32(2, 5, 6, seed=1))),
+    ("matmul_f64", lambda a, b: a.T @ b, lambda: (f64(6, 4), f64(6, 3, seed=1))),
+    ("gather", lambda x, i: dnp.take(x, i, axis=0) * 2, lambda: (f32(6, 4), np.array([5, 0, -1, 2, 2]))),
+    ("grad_gather", dp.grad(lambda x, i: dnp.sum(dnp.take(x, i, axis=1) ** 2)),
+     lambda: (f32(3, 5), np.array([[0, 4], [4, 1]]))),
+    ("softmax_ce_grad", dp.grad(lambda z, y: -dnp.mean(dnp.sum(dp.nn.log_softmax(z, axis=-1) * y, axis=-1))),
+     lambda: (f32(6, 10), np.eye(10, dtype=np.float32)[[1, 3, 0, 9, 9, 2]])),
+    ("elementwise_grad", dp.grad(lambda x: dnp.sum(dnp.tanh(x) ** 2 * dnp.exp(-x))), lambda: (f32(50),)),
+    ("mlp_loss_grad", dp.value_and_grad(_mlp_loss), _mlp_args),
+]

@@ -1,0 +1,117 @@
+"""Placement, device arrays, pooling and the hand-written kernels, in the simulator."""
+import warnings
+
+import numpy as np
+import pytest
+
+import dprog as dp
+import dprog.numpy as dnp
+from dprog.codegen import cuda_executable
+
+
+def test_device_put_and_back():
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    d = dp.device_put(x, "cuda")
+    assert isinstance(d, dp.DeviceArray) and d.shape == (3, 4) and d.dtype == np.float32
+    iface = d.__cuda_array_interface__
+    assert iface["shape"] == (3, 4) and np.dtype(iface["typestr"]) == np.float32 and iface["version"] == 3
+    np.testing.assert_array_equal(np.asarray(d), x)
+    tree = dp.device_put({"a": x, "b": [1.5, d]}, "cuda")
+    assert isinstance(tree["b"][0], dp.DeviceArray) and tree["b"][1] is d
+    back = dp.device_put(tree, "cpu")
+    assert type(back["a"]) is np.ndarray and float(back["b"][0]) == 1.5
+
+
+def test_placement_by_argument_and_mixing():
+    f = dp.jit(lambda x, y: x * y + 1.0)  # default device: placement follows the arguments
+    x = np.arange(6, dtype=np.float32)
+    dp.config.backend = "reference"  # host calls here need no CPU kernels
+    try:
+        host = f(x, x)
+    finally:
+        dp.config.backend = ""
+    assert type(host) is np.ndarray
+    dev = f(dp.device_put(x), x)  # a host argument of a CUDA call is copied over
+    assert isinstance(dev, dp.DeviceArray)
+    np.testing.assert_allclose(np.asarray(dev), host)
+    assert f.cache_size() == 2
+    g = dp.jit(lambda x: x * 2.0, device="cuda")
+    assert isinstance(g(x), dp.DeviceArray)   # device="cuda" moves host inputs
+
+
+def test_results_are_fresh_and_chain_on_device():
+    f = dp.jit(lambda x: (x, x.T, x * 2.0), device="cuda")
+    x = dp.device_put(np.arange(6, dtype=np.float32).reshape(2, 3))
+    a, b, c = f(x)
+    assert a.device_buffer() is not x.device_buffer()
+    np.testing.assert_array_equal(np.asarray(b), np.asarray(x).T)
+    d = dp.jit(lambda u, v: u.sum() + v.sum())(a, c)   # device results feed device calls
+    assert float(np.asarray(d)) == 45.0
+    assert dp.block_until_ready((a, [b])) == (a, [b])
+
+
+def test_temporaries_come_from_the_pool(monkeypatch):
+    f = dp.jit(lambda x: dnp.sum(dnp.exp(x) * 2.0, axis=0) + dnp.max(x), device="cuda")
+    x = dp.device_put(np.linspace(0, 1, 40, dtype=np.float32).reshape(5, 8))
+    first = np.asarray(f(x))
+    made = []
+    cuda = cuda_executable.device.cuda_module()
+    real = cuda.device_array
+    monkeypatch.setattr(cuda, "device_array", lambda *a, **k: made.append(a) or real(*a, **k))
+    second = np.asarray(f(x))
+    np.testing.assert_array_equal(first, second)
+    assert len(made) == 1, made   # only the result is new; temporaries are reused
+
+
+def test_multi_chunk_reduction_uses_atomic_combine():
+    # 1 row of 300 cols: the simulator's 2 blocks split it in two chunks.
+    x = np.random.default_rng(0).normal(size=(1, 300)).astype(np.float32)
+    f = dp.jit(lambda x: (dnp.sum(x, axis=1), dnp.max(x, axis=1), dnp.min(x)), device="cuda")
+    s, m, n = (np.asarray(r) for r in f(x))
+    (entry,) = f._cache.values()
+    # The sum is pre-filled and combined atomically across chunks; float max/min are not
+    # (hardware atomics would drop NaN), so exactly one fill is planned.
+    assert sum(len(step.fills) for step in entry.executable.steps) == 1
+    np.testing.assert_allclose(s, x.sum(1), rtol=1e-5)
+    assert m[0] == x.max() and n == x.min()
+    x[0, 7] = np.nan
+    assert np.isnan(np.asarray(f(x)[1])[0])   # max propagates NaN, as NumPy
+
+
+def test_matmul_edges():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(3, 9, 11)).astype(np.float32)
+    b = rng.normal(size=(11, 10)).astype(np.float32)
+    f = dp.jit(lambda a, b: dnp.matmul(a, b), device="cuda")  # b broadcast over the batch
+    np.testing.assert_allclose(np.asarray(f(a, b)), a @ b, rtol=1e-5, atol=1e-5)
+    g = dp.jit(lambda a: dnp.swapaxes(a, 1, 2) @ a[::-1], device="cuda")
+    np.testing.assert_allclose(np.asarray(g(a)), np.swapaxes(a, 1, 2) @ a[::-1], rtol=1e-5, atol=1e-5)
+    i = np.arange(12, dtype=np.int64).reshape(3, 4)
+    np.testing.assert_array_equal(np.asarray(dp.jit(lambda i: i @ i.T, device="cuda")(i)), i @ i.T)
+
+
+def test_gather_scatter_clamp_and_repeats():
+    x = np.arange(20, dtype=np.float64).reshape(4, 5)
+    idx = np.array([-1, 0, 7, 2, 2, -9])
+    f = dp.jit(lambda x, i: dnp.take(x, i, axis=1), device="cuda")
+    expected = np.take(x, np.clip(np.where(idx < 0, idx + 5, idx), 0, 4), axis=1)
+    np.testing.assert_array_equal(np.asarray(f(x, idx)), expected)
+    g = dp.jit(dp.grad(lambda x, i: dnp.sum(dnp.take(x, i, axis=0) * 3.0)), device="cuda")
+    counts = np.bincount([0, 0, 3, 3, 3], minlength=4)  # repeated indices accumulate
+    np.testing.assert_array_equal(np.asarray(g(x, np.array([0, 0, 3, -1, 3]))),
+                                  3.0 * counts[:, None] * np.ones((4, 5)))
+
+
+def test_op_without_kernel_runs_on_host_with_a_warning():
+    f = dp.jit(lambda x: dnp.cumsum(x * 2.0, axis=0) + 1.0, device="cuda")
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = f(x)
+    np.testing.assert_allclose(np.asarray(out), np.cumsum(x * 2, axis=0) + 1)
+    assert any("no CUDA kernel" in str(w.message) for w in caught) or "cumsum" in cuda_executable._warned
+
+
+def test_bad_device_argument_is_a_dprog_error():
+    with pytest.raises(dp.DprogError, match="device_put"):
+        dp.device_put(np.ones(2), "tpu")
