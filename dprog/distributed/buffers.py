@@ -16,7 +16,11 @@ _cuda_aware = None
 
 
 def is_device_array(x):
-    return hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray)
+    if isinstance(x, np.ndarray):
+        return False
+    # Numba's CUDA simulator arrays have no __cuda_array_interface__: recognising them
+    # lets the staging path run (and be tested) on machines without a GPU.
+    return hasattr(x, "__cuda_array_interface__") or type(x).__name__ == "FakeCUDAArray"
 
 
 def mpi_is_cuda_aware():
@@ -45,9 +49,11 @@ def _query_library():
 def to_host(x):
     """(contiguous NumPy array, was_on_device)."""
     if is_device_array(x):
-        from numba import cuda
+        if hasattr(x, "copy_to_host"):  # Numba device arrays
+            return np.asarray(x.copy_to_host(), order="C"), True
+        from numba import cuda  # CuPy, PyTorch, ...: view through the interface
         return cuda.as_cuda_array(x).copy_to_host(), True
-    return np.ascontiguousarray(x), False
+    return np.asarray(x, order="C"), False  # (ascontiguousarray would make 0-d 1-d)
 
 
 def like_input(host, was_on_device):

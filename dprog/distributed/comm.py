@@ -41,19 +41,24 @@ _info = None            # Info once init() ran
 
 
 def launched_by_mpi():
+    """Started by mpirun/mpiexec (or DPROG_DISTRIBUTED=mpi, for launchers we do not
+    recognise). Otherwise MPI is never initialised: a plain `python` run stays a
+    process of its own, with no MPI start-up cost and no limits on fork()."""
+    if os.environ.get("DPROG_DISTRIBUTED") == "mpi":
+        return True
     return any(v in os.environ for v in _LAUNCHER_VARS)
 
 
 def _import_mpi():
+    if not launched_by_mpi():
+        return None
     try:
         from mpi4py import MPI
     except ImportError:
-        if launched_by_mpi():
-            raise DistributedError(
-                "this process was started by an MPI launcher (mpirun) but mpi4py is not "
-                "installed, so it cannot join the job; install it with "
-                "`pip install \"dprog[distributed]\"` (mpi4py + Open MPI)") from None
-        return None
+        raise DistributedError(with_location(
+            "this process was started by an MPI launcher (mpirun) but mpi4py is not "
+            "installed, so it cannot join the job; install it with "
+            "`pip install \"dprog[distributed]\"` (mpi4py + Open MPI)")) from None
     return MPI
 
 
