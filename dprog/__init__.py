@@ -39,7 +39,9 @@ from .config import config  # noqa: F401
 from .control import cond, fori_loop, scan, switch, while_loop  # noqa: F401
 from .device import DeviceArray, block_until_ready, device_put  # noqa: F401
 from .custom import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401
-from .errors import (DprogError, DtypeError, LeakedTracerError, PytreeError,  # noqa: F401
+from . import distributed  # noqa: F401  (dp.distributed: MPI data parallelism)
+from .distributed import all_gather, pmax, pmean, psum  # noqa: F401
+from .errors import (DistributedError, DprogError, DtypeError, LeakedTracerError, PytreeError,  # noqa: F401
                      ShapeError, StaticArgError, TracerConversionError, TransformError,
                      UnsupportedError)
 from .ir import Graph  # noqa: F401

@@ -51,6 +51,10 @@ class TransformError(DprogError, ValueError):
     """A transformation (grad, vjp, vmap, ...) was applied in a way it cannot support."""
 
 
+class DistributedError(DprogError, RuntimeError):
+    """MPI is missing or misused: an unknown communicator, ranks that disagree, ..."""
+
+
 def _is_internal(filename):
     return filename.startswith(_INTERNAL_DIRS) or filename.startswith(_IGNORED_PREFIXES)
 
