@@ -180,6 +180,7 @@ def _full_tangents(args, wrt, vs):
     return tuple(ts)
 
 
+@pytest.mark.usefixtures("reference_backend")
 @pytest.mark.parametrize("name", DIFFERENTIABLE)
 @given(data=st.data())
 def test_jvp_and_vjp_match_finite_differences(name, data):
@@ -201,6 +202,7 @@ def test_jvp_and_vjp_match_finite_differences(name, data):
         assert in_cts[i].shape == a.shape
 
 
+@pytest.mark.usefixtures("reference_backend")
 @pytest.mark.parametrize("name", DIFFERENTIABLE)
 @settings(max_examples=4)
 @given(data=st.data())
@@ -229,6 +231,7 @@ def test_second_order_matches_finite_differences(name, data):
     np.testing.assert_allclose(lhs, _fd(projected, args, wrt, vs)[0], **FD_TOL)
 
 
+@pytest.mark.usefixtures("reference_backend")
 @pytest.mark.parametrize("name", NON_DIFFERENTIABLE)
 @settings(max_examples=4)
 @given(data=st.data())
