@@ -86,7 +86,7 @@ def make_executable(graph, in_avals, device="cpu"):
         from .codegen.cuda_executable import CudaExecutable
         return CudaExecutable(fuse(graph), in_avals)
     from .codegen.cpu_driver import CpuExecutable
-    return CpuExecutable(fuse(graph), in_avals)
+    return CpuExecutable(fuse(graph, absorb_views=True), in_avals)
 
 
 def _fresh(out, args):

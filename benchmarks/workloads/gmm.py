@@ -56,15 +56,9 @@ def objective(xp, logsumexp, alphas, means, icf, x, gamma, m):
     return const + xp.sum(logsumexp(inner, axis=1)) - n * lse_alphas + prior
 
 
-def dnp_logsumexp(a, axis=None):
-    mx = dnp.max(a, axis=axis, keepdims=True)
-    out = dnp.log(dnp.sum(dnp.exp(a - mx), axis=axis, keepdims=True)) + mx
-    return dnp.squeeze(out, axis=axis) if axis is not None else dnp.reshape(out, ())
-
-
 def build(peers, d, k):
     alphas, means, icf, x, gamma, m = make_inputs(d, k)
-    g = dp.jit(dp.grad(lambda a, mu, q, x: objective(dnp, dnp_logsumexp, a, mu, q, x, gamma, m),
+    g = dp.jit(dp.grad(lambda a, mu, q, x: objective(dnp, dp.nn.logsumexp, a, mu, q, x, gamma, m),
                        argnums=(0, 1, 2)))
     fns = {"dprog": lambda: g(alphas, means, icf, x)}
     jax = peers.get("jax")

@@ -28,8 +28,7 @@ def loss_dprog(params, x, y):
         h = h @ w + b
         if i < len(params) - 1:
             h = dnp.tanh(h)
-    h = h - dnp.max(h, axis=1, keepdims=True)
-    lse = dnp.log(dnp.sum(dnp.exp(h), axis=1))
+    lse = dp.nn.logsumexp(h, axis=1)
     return dnp.mean(lse - dnp.take_along_axis(h, y[:, None], axis=1)[:, 0])
 
 

@@ -72,9 +72,12 @@ def kernel_source(graph, ndim, parallel, name="kernel"):
     array_inputs, outputs = kernel_layout(graph, ndim)
     in_names = [f"in{k}" for k in range(len(graph.invars))]
     out_names = [f"out{k}" for k in range(len(graph.outvars))]
-    input_exprs = [f"{n}[{full_index}]" if is_arr and ndim else n
-                   for n, is_arr in zip(in_names, array_inputs)]
-    body = GroupBody(graph, idx, input_exprs)
+    shape_rank = max([n.outs[0].aval.ndim for n in graph.nodes if n.op.kind.value != "reduction"]
+                     + [n.inputs[0].aval.ndim for n in graph.nodes if n.op.kind.value == "reduction"])
+    input_exprs = [f"{n}[{full_index}]" if is_arr and ndim and v.aval.ndim in (ndim, shape_rank) else n
+                   for n, is_arr, v in zip(in_names, array_inputs, graph.invars)]
+    body = GroupBody(graph, idx, input_exprs,
+                     array_names={v.id: n for v, n in zip(graph.invars, in_names) if v.aval.ndim})
     reductions = {node.outs[0].id: (node, value) for node, value in body.reductions}
     red_axes = [set(reductions[v.id][0].params["axes"]) for v in graph.outvars if v.id in reductions]
     suffix = _suffix_start([frozenset(a) for a in red_axes], ndim)

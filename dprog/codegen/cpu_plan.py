@@ -127,7 +127,9 @@ def plan(graph):
             sub = node.params["graph"]
             has_iota = any(n.op is iota_p for n in sub.nodes)
             has_reduce = any(n.op.kind.value == "reduction" for n in sub.nodes)
-            step.flat = (not has_iota and not has_reduce and len(node.params["shape"]) != 1
+            has_views = any(n.op.kind.value == "movement" for n in sub.nodes)
+            step.flat = (not has_iota and not has_reduce and not has_views
+                         and len(node.params["shape"]) != 1
                          and all(b.contiguous for b in ins if b.var.aval.ndim))
             # The parallel variant splits the outermost loop, which must not be reduced.
             outer_reduced = any(0 in n.params["axes"] for n in sub.nodes if n.op.kind.value == "reduction")

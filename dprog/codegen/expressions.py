@@ -70,16 +70,35 @@ def op_expression(node, args):
     return template.format(*args, dt=node.inputs[-1].aval.dtype.name if node.inputs else "")
 
 
+def view_index(node, index_names):
+    """Index text reading a broadcast/transposed operand at the loop's position."""
+    src_shape = node.inputs[0].aval.shape
+    if node.op.name == "broadcast_in_dim":
+        dims = node.params["dims"]
+        parts = [index_names[d] if n != 1 else "0" for d, n in zip(dims, src_shape)]
+    elif node.op.name == "transpose":
+        parts = [None] * len(src_shape)
+        for k, p in enumerate(node.params["perm"]):
+            parts[p] = index_names[k]
+    else:
+        raise AssertionError(f"cannot index through {node.op.name}")
+    return ", ".join(parts)
+
+
 class GroupBody:
     """Statements for one element of a fusion group: per-element lines, reductions."""
 
-    def __init__(self, graph, index_names, input_exprs, expression=op_expression):
+    def __init__(self, graph, index_names, input_exprs, expression=op_expression,
+                 array_names=None):
         # `expression(node, args)` spells one op: the CUDA generator passes its own.
+        # `array_names` (CPU): invar id -> array argument, for inputs read through an
+        # absorbed broadcast/transpose (see passes/fuse.py) with their own index.
         self.lines = []
         self.names = {}
         self.reductions = []  # (node, value name)
         for v, expr in zip(graph.invars, input_exprs):
             self.names[v.id] = expr
+        arrays = array_names or {}
         counter = 0
         for node in graph.nodes:
             out = node.outs[0]
@@ -88,7 +107,10 @@ class GroupBody:
                 continue
             name = f"v{counter}"
             counter += 1
-            if node.op is iota_p:
+            src = node.inputs[0] if node.inputs else None
+            if node.op.kind.value == "movement" and getattr(src, "id", None) in arrays:
+                expr = f"{arrays[src.id]}[{view_index(node, index_names)}]"
+            elif node.op is iota_p:
                 expr = cast_expr(index_names[node.params["axis"]], np.int64, out.aval.dtype)
             else:
                 expr = expression(node, [self._atom(x) for x in node.inputs])

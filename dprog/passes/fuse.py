@@ -131,8 +131,38 @@ def _fusion_node(group, used_outside):
     return Node(fusion_p, ext_vars, {"graph": sub, "shape": group.shape}, outs, group.nodes[0].loc)
 
 
-def fuse(graph):
+# Movement ops a loop nest can apply to an input by indexing it differently.
+ABSORBABLE_VIEWS = ("broadcast_in_dim", "transpose")
+
+
+def _absorb_views(groups, producer_node):
+    """Pull broadcasts and transposes of materialised values into the groups that read
+    them: the kernel then indexes the source array directly (x[i0] for a row vector
+    broadcast over i1), so loads stay contiguous and loop-invariant ones are hoisted.
+    The standalone view node stays for other readers; DCE drops it if it has none."""
+    for g in groups:
+        if not g.fusible:
+            continue
+        inner = {v.id for n in g.nodes for v in n.outs}
+        absorbed = []
+        for n in g.nodes:
+            for x in n.inputs:
+                view = producer_node.get(getattr(x, "id", None))
+                if (view is not None and x.id not in inner and view.op.name in ABSORBABLE_VIEWS
+                        and isinstance(view.inputs[0], Var) and view.inputs[0].aval.ndim > 0
+                        and x.aval.shape == g.shape):
+                    absorbed.append(view)
+                    inner.add(x.id)
+        g.nodes = absorbed + g.nodes
+
+
+def fuse(graph, absorb_views=False):
+    """Group the graph's nodes into fusion nodes. absorb_views: let kernels read
+    broadcast/transposed inputs through their index expressions (the CPU code generator
+    supports this; the CUDA one takes strided views instead)."""
     groups, _ = _assign_groups(graph)
+    if absorb_views:
+        _absorb_views(groups, {v.id: n for n in graph.nodes for v in n.outs})
     # Values read outside their group (by another group or as graph outputs).
     used_outside = {v.id for v in graph.outvars if isinstance(v, Var)}
     for g in groups:
@@ -145,4 +175,8 @@ def fuse(graph):
             nodes.append(_fusion_node(g, used_outside))
         else:
             nodes.extend(g.nodes)
-    return graph.replace(nodes=nodes)
+    fused = graph.replace(nodes=nodes)
+    if absorb_views:
+        from .dce import dce
+        fused = dce(fused)
+    return fused

@@ -88,7 +88,41 @@ def scalar_broadcast_operands(node, producers):
     return None
 
 
-RULES = [compose_movement, scalar_broadcast_operands, trivial_movement, identity_arithmetic,
+def broadcast_of_unit_reshape(node, producers):
+    """broadcast_in_dim(reshape(x)) where the reshape only adds or drops size-1 dims (as
+    keepdims does) -> one broadcast of x. Rewrites the node in place."""
+    if node.op is not sh.broadcast_in_dim_p:
+        return None
+    inner = producers.get(getattr(node.inputs[0], "id", None))
+    if inner is None or inner.op is not sh.reshape_p:
+        return None
+    x = inner.inputs[0]
+    mid = inner.outs[0].aval.shape
+    kept_src = [i for i, n in enumerate(x.aval.shape) if n != 1]
+    kept_mid = [i for i, n in enumerate(mid) if n != 1]
+    if [x.aval.shape[i] for i in kept_src] != [mid[i] for i in kept_mid]:
+        return None
+    dims_mid = node.params["dims"]
+    # Source dim i (size != 1) is mid dim kept_mid[k]; size-1 source dims map anywhere
+    # free of size-1 expansion: give them the next output dim of a size-1 mid dim.
+    mapping = dict(zip(kept_src, (dims_mid[j] for j in kept_mid)))
+    spare = [dims_mid[j] for j, n in enumerate(mid) if n == 1]
+    dims = []
+    for i in range(x.aval.ndim):
+        if i in mapping:
+            dims.append(mapping[i])
+        elif spare:
+            dims.append(spare.pop(0))
+        else:
+            return None
+    if sorted(dims) != dims or len(set(dims)) != len(dims):
+        return None
+    node.inputs = [x]
+    node.params = {"shape": node.params["shape"], "dims": tuple(dims)}
+    return None
+
+
+RULES = [compose_movement, broadcast_of_unit_reshape, scalar_broadcast_operands, trivial_movement, identity_arithmetic,
          double_negation]
 
 
