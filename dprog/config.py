@@ -10,6 +10,11 @@ class _Config:
         # Which executor runs compiled graphs: "reference" (NumPy interpreter) until a
         # native backend registers itself.
         self.backend = os.environ.get("DPROG_BACKEND", "")
+        # BLAS threads for dprog's matrix products on the CPU (None: NumPy's setting).
+        # One avoids OpenBLAS's spin-barrier stalls when cores are shared; see
+        # dprog/codegen/cpu_blas.py for the measurements.
+        threads = os.environ.get("DPROG_BLAS_THREADS", "1")
+        self.blas_threads = None if threads in ("", "default") else int(threads)
 
     def update(self, name, value):
         if not hasattr(self, name):

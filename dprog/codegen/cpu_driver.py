@@ -10,7 +10,7 @@ import threading
 import numpy as np
 
 from ..ir import Literal
-from . import module_cache
+from . import cpu_blas, module_cache
 from .cpu_kernel import HEADER, kernel_source
 from .expressions import typed_constant
 from .cpu_plan import plan
@@ -106,7 +106,7 @@ class CpuExecutable:
 
     def _generate(self):
         graph = self.graph
-        ns = {"np": np}
+        ns = {"np": np, "blas_matmul": cpu_blas.matmul}
         names = {}
         lines = []
 
@@ -145,13 +145,13 @@ class CpuExecutable:
                         lines.append(f"{ins[k]}c = np.ascontiguousarray({ins[k]})")
                         ins[k] = f"{ins[k]}c"
                 out_b = step.outs[0]
+                shape, dt = out_b.var.aval.shape, out_b.var.aval.dtype
                 if out_b.slot is not None:
-                    shape, dt = out_b.var.aval.shape, out_b.var.aval.dtype
                     lines.append(f"{outs[0]} = ws[{out_b.slot}]")
                     lines.append(f"if {outs[0]} is None: {outs[0]} = ws[{out_b.slot}] = np.empty({shape}, np.{dt.name})")
-                    lines.append(f"np.matmul({ins[0]}, {ins[1]}, out={outs[0]})")
                 else:
-                    lines.append(f"{outs[0]} = np.matmul({ins[0]}, {ins[1]})")
+                    lines.append(f"{outs[0]} = np.empty({shape}, np.{dt.name})")
+                lines.append(f"blas_matmul({ins[0]}, {ins[1]}, {outs[0]})")
             else:
                 fn = f"op{step.index}"
                 ns[fn] = _bound_impl(node)
