@@ -97,6 +97,60 @@ def _assign_groups(graph):
     return groups, producer
 
 
+def _inputs_of(group):
+    inner = {v.id for n in group.nodes for v in n.outs}
+    return {x.id for n in group.nodes for x in n.inputs if isinstance(x, Var) and x.id not in inner}
+
+
+def _merge_siblings(groups):
+    """Merge fusible groups over the same iteration shape when one feeds the other or both
+    read a common input, unless that would create a cycle or make a loop read its own
+    reduction. Greedy joining in program order splits chains like tanh(x) * exp(-x*x)
+    + log1p(x*x) into several loops; merged, every intermediate stays in registers."""
+    changed = True
+    while changed:
+        changed = False
+        alive = [g for g in groups if g.fusible and g.nodes]
+        for first in alive:
+            for second in alive:
+                if first is second or not first.nodes or not second.nodes:
+                    continue
+                if _try_merge(groups, first, second):
+                    changed = True
+    return groups  # merged-away groups are left empty, so indices stay valid
+
+
+def _try_merge(groups, producer, consumer):
+    """Merge `consumer` into `producer` if that is safe; True if it was done."""
+    if producer.shape != consumer.shape:
+        return False
+    if consumer.index in producer.deps:
+        return False  # the other order is tried too
+    direct = producer.index in consumer.deps
+    consumer_inputs = _inputs_of(consumer)
+    if not direct and (producer.index > consumer.index or not (_inputs_of(producer) & consumer_inputs)):
+        return False  # unrelated siblings gain nothing; related ones merge in one order
+    if consumer_inputs & producer.reduced:
+        return False  # a loop cannot read its own reduction
+    # The consumer may depend on the producer directly, but not through a third group,
+    # and siblings must not reach each other at all.
+    others = consumer.deps - {producer.index}
+    if any(_reaches(groups, d, producer.index) for d in others):
+        return False
+    if any(_reaches(groups, d, consumer.index) for d in producer.deps):
+        return False
+    producer.nodes += consumer.nodes
+    producer.reduced |= consumer.reduced
+    producer.deps |= others
+    consumer.nodes = []
+    for g in groups:
+        if consumer.index in g.deps:
+            g.deps.discard(consumer.index)
+            if g is not producer:
+                g.deps.add(producer.index)
+    return True
+
+
 def _topological(groups):
     order, state = [], {}
 
@@ -110,7 +164,7 @@ def _topological(groups):
         order.append(groups[i])
     for g in groups:
         visit(g.index)
-    return order
+    return [g for g in order if g.nodes]
 
 
 def _fusion_node(group, used_outside):
@@ -161,6 +215,7 @@ def fuse(graph, absorb_views=False):
     broadcast/transposed inputs through their index expressions (the CPU code generator
     supports this; the CUDA one takes strided views instead)."""
     groups, _ = _assign_groups(graph)
+    groups = _merge_siblings(groups)
     if absorb_views:
         _absorb_views(groups, {v.id: n for n in graph.nodes for v in n.outs})
     # Values read outside their group (by another group or as graph outputs).
