@@ -204,6 +204,26 @@ def take(a, indices, axis=None):
     return ix.gather_p(a, idx, axis=axis)
 
 
+# Up to this axis length, picking one entry per row is a compare-and-sum over the row
+# (fused with whatever else reads the row) instead of a gather: its derivative is then an
+# elementwise select, not a scatter-add into a dense zero array.
+ONE_HOT_MAX_AXIS = 1 << 14
+
+
+def _pick_one(arr, idx, axis):
+    """take_along_axis for one index per row: sum(where(iota == idx, arr, 0)) along axis."""
+    from ..ops import misc
+    from .elementwise import clip, where
+    from .reductions import sum as _sum
+    aval = aval_of(arr)
+    n = aval.shape[axis]
+    idx = clip(_wrap_negative(cast(idx, dtypes.int64), n), 0, n - 1)  # clamp, as gather does
+    positions = misc.iota_p(shape=aval.shape, dtype=np.int64, axis=axis)
+    hit = positions == broadcast_to(idx, aval.shape)
+    zero = np.zeros((), aval.dtype)
+    return _sum(where(hit, arr, zero), axis=axis, keepdims=True, dtype=aval.dtype)
+
+
 def take_along_axis(arr, indices, axis):
     """out[..., i, ...] = arr[..., indices[..., i, ...], ...] along `axis`."""
     arr = asarray(arr)
@@ -216,6 +236,10 @@ def take_along_axis(arr, indices, axis):
     if iaval.ndim != aval.ndim:
         raise ShapeError(with_location(
             f"take_along_axis: indices of rank {iaval.ndim} for an array of rank {aval.ndim}"))
+    rest = aval.shape[:axis] + aval.shape[axis + 1:]
+    if (iaval.shape[axis] == 1 and aval.shape[axis] <= ONE_HOT_MAX_AXIS
+            and iaval.shape[:axis] + iaval.shape[axis + 1:] == rest):
+        return _pick_one(arr, idx, axis)
     # Broadcast the other dims, then gather from the flattened array with linear indices.
     target = list(broadcast_shapes("take_along_axis", aval.shape[:axis] + (1,) + aval.shape[axis + 1:],
                                    iaval.shape[:axis] + (1,) + iaval.shape[axis + 1:]))

@@ -24,6 +24,7 @@ def fold(graph):
         inputs = [rename.get(x.id, x) if isinstance(x, Var) else x for x in node.inputs]
         foldable = (not node.op.effectful and node.op.kind not in (Kind.CONTROL, Kind.FUSED, Kind.COLLECTIVE)
                     and node.op is not broadcast_in_dim_p  # a view of a scalar: free already
+                    and node.op.kind is not Kind.CREATION  # an iota costs nothing in a kernel
                     and all(isinstance(x, Literal) or x.id in known for x in inputs)
                     and all(v.aval.size <= MAX_FOLDED_ELEMENTS for v in node.outs))
         if not foldable:

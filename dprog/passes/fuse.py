@@ -185,6 +185,80 @@ def _fusion_node(group, used_outside):
     return Node(fusion_p, ext_vars, {"graph": sub, "shape": group.shape}, outs, group.nodes[0].loc)
 
 
+RECOMPUTE_MAX_NODES = 8  # a chain this short is cheaper to recompute than to store and reload
+
+
+def _recompute_cheap_inputs(groups, graph):
+    """A loop that reads a value another loop over the same space computed (like exp(x -
+    max) in a softmax gradient) recomputes it from that loop's inputs instead, when the
+    chain is short and has no reduction: the producer then need not write it to memory."""
+    producer_group, producer_node = {}, {}
+    for g in groups:
+        for n in g.nodes:
+            for v in n.outs:
+                producer_group[v.id] = g
+                producer_node[v.id] = n
+    outputs = {v.id for v in graph.outvars if isinstance(v, Var)}
+    for g in groups:
+        if not g.fusible or not g.nodes:
+            continue
+        inner = {v.id for n in g.nodes for v in n.outs}
+        clones = []
+        rename = {}
+        for x in list(_inputs_of(g)):
+            p = producer_group.get(x)
+            if p is None or p is g or not p.fusible or p.shape != g.shape or x in outputs:
+                continue
+            chain = _chain(producer_node[x], p, producer_node)
+            if chain is None or len(chain) > RECOMPUTE_MAX_NODES:
+                continue
+            for n in chain:
+                outs = [Var(v.aval) for v in n.outs]
+                for old, new in zip(n.outs, outs):
+                    rename[old.id] = new
+                clones.append(Node(n.op, [rename.get(i.id, i) if isinstance(i, Var) else i
+                                          for i in n.inputs], n.params, outs, n.loc))
+        if not clones:
+            continue
+        # Reads of the recomputed values now refer to the clones.
+        g.nodes = clones + [Node(n.op, [rename.get(i.id, i) if isinstance(i, Var) and i.id not in inner
+                                        else i for i in n.inputs], n.params, n.outs, n.loc)
+                            for n in g.nodes]
+        for n in g.nodes:
+            for v in n.outs:
+                producer_group[v.id] = g
+                producer_node[v.id] = n
+    _recompute_deps(groups)
+
+
+def _chain(node, group, producer_node):
+    """The nodes of `group` that compute `node` from the group's inputs (in order), or
+    None if that needs a reduction or a view of an in-group value."""
+    members = {id(n) for n in group.nodes}
+    needed, stack = [], [node]
+    seen = set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if not is_pointwise(n) and n.op.name not in ABSORBABLE_VIEWS:
+            return None
+        needed.append(n)
+        for x in n.inputs:
+            p = producer_node.get(getattr(x, "id", None))
+            if p is not None and id(p) in members:
+                stack.append(p)
+    order = {id(n): i for i, n in enumerate(group.nodes)}
+    return sorted(needed, key=lambda n: order[id(n)])
+
+
+def _recompute_deps(groups):
+    producer = {v.id: g.index for g in groups for n in g.nodes for v in n.outs}
+    for g in groups:
+        g.deps = {producer[x] for x in _inputs_of(g) if x in producer} - {g.index}
+
+
 # Movement ops a loop nest can apply to an input by indexing it differently.
 ABSORBABLE_VIEWS = ("broadcast_in_dim", "transpose")
 
@@ -216,6 +290,8 @@ def fuse(graph, absorb_views=False):
     supports this; the CUDA one takes strided views instead)."""
     groups, _ = _assign_groups(graph)
     groups = _merge_siblings(groups)
+    if absorb_views:  # CPU: the same code generator that reads views can recompute chains
+        _recompute_cheap_inputs(groups, graph)
     if absorb_views:
         _absorb_views(groups, {v.id: n for n in graph.nodes for v in n.outs})
     # Values read outside their group (by another group or as graph outputs).

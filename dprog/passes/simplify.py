@@ -5,7 +5,7 @@ replacement atom for its single output, or None to keep the node. Rules branch o
 records' kinds and on a few structural ops (reshape, transpose, broadcast); they never
 change what a program computes, only how many nodes compute it.
 """
-from ..ir import Literal, Var
+from ..ir import Literal, Node, Var
 from ..ops import elementwise as ew
 from ..ops import shape as sh
 from ..ops.record import Kind
@@ -37,6 +37,18 @@ def double_negation(node, producers):
         inner = producers.get(getattr(node.inputs[0], "id", None))
         if inner is not None and inner.op is ew.neg_p:
             return inner.inputs[0]
+    return None
+
+
+def reshape_of_scalar_broadcast(node, producers):
+    """reshape(broadcast(s)) of a rank-0 s -> broadcast(s) to the new shape."""
+    if node.op is not sh.reshape_p:
+        return None
+    p = producers.get(getattr(node.inputs[0], "id", None))
+    if p is not None and p.op is sh.broadcast_in_dim_p and p.inputs[0].aval.ndim == 0:
+        node.op = sh.broadcast_in_dim_p
+        node.inputs = [p.inputs[0]]
+        node.params = {"shape": node.outs[0].aval.shape, "dims": ()}
     return None
 
 
@@ -122,12 +134,33 @@ def broadcast_of_unit_reshape(node, producers):
     return None
 
 
-RULES = [compose_movement, broadcast_of_unit_reshape, scalar_broadcast_operands, trivial_movement, identity_arithmetic,
+def elementwise_of_scalar_broadcasts(node, producers):
+    """f(broadcast(a), broadcast(b)) with rank-0 a and b -> broadcast(f(a, b)): compute
+    once on scalars (constant folding then often finishes the job)."""
+    if node.op.kind is not Kind.ELEMENTWISE or not node.outs[0].aval.ndim:
+        return None
+    scalars = []
+    for x in node.inputs:
+        if isinstance(x, Literal) or x.aval.ndim == 0:
+            scalars.append(x)
+            continue
+        p = producers.get(x.id)
+        if p is None or p.op is not sh.broadcast_in_dim_p or p.inputs[0].aval.ndim != 0:
+            return None
+        scalars.append(p.inputs[0])
+    out = node.outs[0]
+    scalar_var = Var(out.aval.update(shape=()))
+    broadcast_var = Var(out.aval)
+    return ([Node(node.op, scalars, node.params, [scalar_var], node.loc),
+             Node(sh.broadcast_in_dim_p, [scalar_var], {"shape": out.aval.shape, "dims": ()},
+                  [broadcast_var], node.loc)], broadcast_var)
+
+
+RULES = [elementwise_of_scalar_broadcasts, reshape_of_scalar_broadcast, compose_movement, broadcast_of_unit_reshape, scalar_broadcast_operands, trivial_movement, identity_arithmetic,
          double_negation]
 
 
 def simplify(graph):
-    from ..ir import Node
     rename, producers, nodes = {}, {}, []
     for node in graph.nodes:
         node = Node(node.op, [rename.get(x.id, x) if isinstance(x, Var) else x for x in node.inputs],
@@ -138,6 +171,12 @@ def simplify(graph):
                 replacement = rule(node, producers)
                 if replacement is not None:
                     break
+        if isinstance(replacement, tuple):  # new nodes, then the value they compute
+            new_nodes, replacement = replacement
+            for n in new_nodes:
+                nodes.append(n)
+                for v in n.outs:
+                    producers[v.id] = n
         if replacement is not None:
             rename[node.outs[0].id] = replacement
             continue
