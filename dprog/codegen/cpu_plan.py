@@ -7,7 +7,7 @@ by liveness and across calls), and which results must be copied to be fresh.
 """
 import numpy as np
 
-from ..ir import Var
+from ..ir import Node, Var
 from ..ops.contract import matmul_p
 from ..ops.fusion import fusion_p
 from ..ops.misc import iota_p
@@ -106,6 +106,18 @@ class Step:
         self.reduce_inits = {}
 
 
+def _lone_reduction(node):
+    """The reduction a fusion node consists of, as a plain node over the fusion's inputs,
+    when the group is that one reduction of one of its inputs; else None."""
+    sub = node.params["graph"]
+    if len(sub.nodes) != 1 or sub.nodes[0].op.kind.value != "reduction":
+        return None
+    inner = sub.nodes[0]
+    if inner.inputs[0] is not sub.invars[0] or len(sub.invars) != 1:
+        return None
+    return Node(inner.op, list(node.inputs), inner.params, list(node.outs), node.loc)
+
+
 def plan(graph):
     buffers = {}
     # Inputs are planned as C-contiguous (what callers pass nearly always); anything
@@ -122,7 +134,12 @@ def plan(graph):
         for b in ins:
             b.base.last_use = i
             b.last_use = i
-        if node.op is fusion_p:
+        if node.op is fusion_p and _lone_reduction(node) is not None:
+            # A reduction of a materialised array and nothing else: NumPy's own loops
+            # (pairwise sums, SIMD max/min with NaN propagation) beat a scalar loop nest.
+            node = _lone_reduction(node)
+            step, kind = Step(node, "impl", i), "other"
+        elif node.op is fusion_p:
             step = Step(node, "kernel", i)
             sub = node.params["graph"]
             has_iota = any(n.op is iota_p for n in sub.nodes)
