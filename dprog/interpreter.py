@@ -12,13 +12,16 @@ def read(env, atom):
     return atom.value if isinstance(atom, Literal) else env[atom.id]
 
 
+def input_env(graph, consts, args):
+    """The environment mapping a graph's constvars and invars to values."""
+    env = {v.id: x for v, x in zip(graph.constvars, consts)}
+    env.update((v.id, x) for v, x in zip(graph.invars, args))
+    return env
+
+
 def run_graph(graph, consts, args, on_node=None):
     """Evaluate `graph` on concrete values. `on_node(node, outs)` may inspect each result."""
-    env = {}
-    for v, x in zip(graph.constvars, consts):
-        env[v.id] = x
-    for v, x in zip(graph.invars, args):
-        env[v.id] = x
+    env = input_env(graph, consts, args)
     for node in graph.nodes:
         values = [read(env, a) for a in node.inputs]
         out = node.op.impl(*values, **node.params)

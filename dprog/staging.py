@@ -9,7 +9,7 @@ import numpy as np
 
 from . import dtypes
 from .errors import PytreeError, with_location
-from .interpreter import read
+from .interpreter import input_env, read
 from .ir import Aval, Literal, aval_of_value
 from .trace import Builder, Tracer
 from .tree import tree_flatten, tree_unflatten
@@ -76,11 +76,7 @@ def trace_pytree(fun, in_tree, in_avals):
 
 def inline(graph, consts, args):
     """Evaluate a graph by binding its nodes: records into the active trace, if any."""
-    env = {}
-    for v, x in zip(graph.constvars, consts):
-        env[v.id] = x
-    for v, x in zip(graph.invars, args):
-        env[v.id] = x
+    env = input_env(graph, consts, args)
     for node in graph.nodes:
         values = [read(env, a) for a in node.inputs]
         out = node.op(*values, **node.params)

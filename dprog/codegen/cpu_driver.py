@@ -145,12 +145,7 @@ class CpuExecutable:
                         lines.append(f"{ins[k]}c = np.ascontiguousarray({ins[k]})")
                         ins[k] = f"{ins[k]}c"
                 out_b = step.outs[0]
-                shape, dt = out_b.var.aval.shape, out_b.var.aval.dtype
-                if out_b.slot is not None:
-                    lines.append(f"{outs[0]} = ws[{out_b.slot}]")
-                    lines.append(f"if {outs[0]} is None: {outs[0]} = ws[{out_b.slot}] = np.empty({shape}, np.{dt.name})")
-                else:
-                    lines.append(f"{outs[0]} = np.empty({shape}, np.{dt.name})")
+                lines += _allocate(outs[0], out_b)
                 lines.append(f"blas_matmul({ins[0]}, {ins[1]}, {outs[0]})")
             else:
                 fn = f"op{step.index}"
@@ -184,24 +179,14 @@ class CpuExecutable:
         lines = []
         out_args = []
         for v, o, b in zip(node.outs, outs, step.outs):
-            dt = f"np.{v.aval.dtype.name}"
             if v.id in step.reduce_inits:
                 axes = next(n.params["axes"] for n in sub.nodes if n.outs[0] is v)
                 kshape = tuple(1 if d in axes else n for d, n in enumerate(shape))
                 init = typed_constant(step.reduce_inits[v.id], v.aval.dtype)
-                if b.slot is not None:
-                    lines.append(f"{o} = ws[{b.slot}]")
-                    lines.append(f"if {o} is None: {o} = ws[{b.slot}] = np.empty({v.aval.shape}, {dt})")
-                    lines.append(f"{o}.fill({init})")
-                else:
-                    lines.append(f"{o} = np.full({v.aval.shape}, {init}, {dt})")
+                lines += _allocate(o, b, fill=init)
                 out_args.append(f"{o}.reshape({kshape})")
             else:
-                if b.slot is not None:
-                    lines.append(f"{o} = ws[{b.slot}]")
-                    lines.append(f"if {o} is None: {o} = ws[{b.slot}] = np.empty({v.aval.shape}, {dt})")
-                else:
-                    lines.append(f"{o} = np.empty({v.aval.shape}, {dt})")
+                lines += _allocate(o, b)
                 out_args.append(f"{o}.reshape(-1)" if step.flat and len(shape) != 1 else o)
         in_args = []
         for x, name in zip(node.inputs, ins):
@@ -214,6 +199,18 @@ class CpuExecutable:
         sizes = [str(int(np.prod(shape, dtype=np.int64)))] if step.flat else [str(n) for n in shape]
         lines.append(f"{kname}({', '.join(sizes + out_args + in_args)})")
         return lines
+
+
+def _allocate(name, buffer, fill=None):
+    """Driver lines giving `name` its output array: the pooled temporary of its slot
+    (made on first use) or a fresh array; `fill` initialises a reduction's output."""
+    shape, dt = buffer.var.aval.shape, f"np.{buffer.var.aval.dtype.name}"
+    if buffer.slot is None:
+        return [f"{name} = np.empty({shape}, {dt})" if fill is None else
+                f"{name} = np.full({shape}, {fill}, {dt})"]
+    lines = [f"{name} = ws[{buffer.slot}]",
+             f"if {name} is None: {name} = ws[{buffer.slot}] = np.empty({shape}, {dt})"]
+    return lines + ([f"{name}.fill({fill})"] if fill is not None else [])
 
 
 def _bound_impl(node):
