@@ -49,6 +49,10 @@ class TransformError(DprogError, ValueError):
     """A transformation (grad, vjp, vmap, ...) was applied in a way it cannot support."""
 
 
+class NaNError(DprogError, FloatingPointError):
+    """config.debug_nans found an op that turned NaN-free operands into a NaN."""
+
+
 def _is_internal(filename):
     return filename.startswith(_INTERNAL_DIRS) or filename.startswith(_IGNORED_PREFIXES)
 

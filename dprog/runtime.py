@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from . import dtypes
+from . import debug_nans, dtypes
 from .config import config
 from .errors import StaticArgError, UnsupportedError, with_location
 from .interpreter import run_graph
@@ -77,6 +77,9 @@ def make_executable(graph, in_avals, device="cpu"):
     backend = config.backend or "cpu"
     if backend == "reference":
         return Executable(graph, in_avals)
+    if backend != "cpu":
+        raise UnsupportedError(with_location(
+            f"dp.config.backend must be '' (compiled CPU kernels) or 'reference', got {backend!r}"))
     if device == "cuda":
         raise UnsupportedError(with_location(
             "device='cuda' is not available yet in this build of dprog; use device='cpu'"))
@@ -106,13 +109,29 @@ class CacheEntry:
                         if type(k) is not tuple]
         self.single = out_tree.num_leaves == 1 and out_tree.num_nodes == 1
 
-    def run(self, leaves):
+    def run_fast(self, leaves):
         if self.convert:
             leaves = list(leaves)
             for i, dtype in self.convert:
                 leaves[i] = np.asarray(leaves[i], dtype=dtype)
         outs = self.executable(leaves)
         return outs[0] if self.single else tree_unflatten(self.out_tree, outs)
+
+    def run_checking_nans(self, leaves):
+        leaves = [np.asarray(x, dtype=a.dtype) for x, a in zip(leaves, self.executable.in_avals)]
+        outs = self.executable(leaves)
+        debug_nans.check(self.graph, self.graph.consts, leaves, outs)
+        return outs[0] if self.single else tree_unflatten(self.out_tree, outs)
+
+    run = run_fast
+
+
+def _use_debug_nans(on):
+    """dp.config.debug_nans swaps CacheEntry.run, so with it off a call pays nothing."""
+    CacheEntry.run = CacheEntry.run_checking_nans if on else CacheEntry.run_fast
+
+
+config.watch("debug_nans", _use_debug_nans)
 
 
 def _normalize_static(fun, static_argnums, static_argnames):
