@@ -44,6 +44,8 @@ def staged(body):
         fn = jitted.get(pattern)
         if fn is None:
             fn = jitted[pattern] = Jitted(body, static_argnums=pattern)
+        if config.disable_jit:  # body must still be traced: derivative rules need Tracers
+            return fn.interpret(*args, **kwargs)
         return fn(*args, **kwargs)
     wrapper.__wrapped_body__ = body
     return wrapper

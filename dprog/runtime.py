@@ -75,7 +75,7 @@ class Executable:
 def make_executable(graph, in_avals, device="cpu"):
     """The executable for an optimised graph on `device` (backend chosen by config)."""
     backend = config.backend or "cpu"
-    if backend == "reference":
+    if backend == "reference" or config.disable_jit:
         return Executable(graph, in_avals)
     if backend != "cpu":
         raise UnsupportedError(with_location(
@@ -220,6 +220,19 @@ class Jitted:
             outs = inline(entry.graph, entry.graph.consts, leaves)
             return tree_unflatten(entry.out_tree, outs)
         return entry.run(leaves)
+
+    def interpret(self, *args, **kwargs):
+        """Trace, then run op by op with the reference interpreter, compiling and caching
+        nothing: config.disable_jit for bodies that only work traced (grad's, jvp's)."""
+        statics, args, kwargs = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((args, kwargs))
+        in_avals = [leaf_aval(x) for x in leaves]
+        graph, out_tree = trace_pytree(self._bind_statics(statics), in_tree, in_avals)
+        if is_tracing():
+            return tree_unflatten(out_tree, inline(graph, graph.consts, leaves))
+        values = [np.asarray(x, dtype=a.dtype) for x, a in zip(leaves, in_avals)]
+        outs = run_graph(graph, graph.consts, values)
+        return tree_unflatten(out_tree, [_fresh(np.asarray(o), values) for o in outs])
 
     def _compile(self, key, leaves, in_tree, statics):
         with self._lock:
