@@ -163,7 +163,10 @@ class Jitted:
         self.device = device
         self.static_argnums, self.static_argnames = _normalize_static(fun, static_argnums, static_argnames)
         self._cache = {}
-        self._lock = threading.Lock()
+        # Re-entrant: tracing f may call f again with other static arguments (recursion
+        # that ends on a static value); a plain lock would deadlock there.
+        self._lock = threading.RLock()
+        self._tracing = set()  # keys being traced now (only the lock's holder touches it)
         self._last_key = None
 
     def __get__(self, obj, objtype=None):  # usable as a method decorator
@@ -239,9 +242,19 @@ class Jitted:
             entry = self._cache.get(key)
             if entry is not None:
                 return entry
+            if key in self._tracing:
+                raise UnsupportedError(with_location(
+                    f"{getattr(self.fun, '__qualname__', 'the jitted function')} calls itself "
+                    f"with the same argument shapes and static values while it is being "
+                    f"traced, so tracing would never end; recursion under dp.jit must stop on "
+                    f"a static argument (static_argnums), or use dp.while_loop / dp.fori_loop"))
             start = time.perf_counter()
             in_avals = [leaf_aval(x) for x in leaves]
-            graph, out_tree = trace_pytree(self._bind_statics(statics), in_tree, in_avals)
+            self._tracing.add(key)
+            try:
+                graph, out_tree = trace_pytree(self._bind_statics(statics), in_tree, in_avals)
+            finally:
+                self._tracing.discard(key)
             graph = run_pipeline(graph)
             executable = make_executable(graph, in_avals, self.device)
             entry = CacheEntry(executable, out_tree, graph, key[1], in_avals)
