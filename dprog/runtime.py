@@ -146,6 +146,13 @@ def _normalize_static(fun, static_argnums, static_argnames):
     except (TypeError, ValueError):
         params = []
     positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if params and not any(p.kind is p.VAR_POSITIONAL for p in params):
+        bad = [n for n in static_argnums if not -len(positional) <= n < len(positional)]
+        if bad:
+            raise StaticArgError(with_location(
+                f"static_argnums={static_argnums} names argument {bad[0]}, but the function "
+                f"takes {len(positional)} positional arguments"))
+        static_argnums = tuple(n % len(positional) for n in static_argnums)
     # A static argument may be given by position or by name: know both.
     nums = set(static_argnums) | {positional.index(n) for n in static_argnames if n in positional}
     names = set(static_argnames) | {positional[i] for i in static_argnums if 0 <= i < len(positional)}
