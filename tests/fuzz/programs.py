@@ -54,7 +54,7 @@ UNARY = {
     "isnan": ("dnp.where(dnp.isnan({0}), 1.0, {0})", True),
     "isfinite": ("dnp.where(dnp.isfinite({0}), {0}, 0.0)", True),
     "logical_not": ("dnp.where(dnp.logical_not({0} > 0), {0}, 0.5 * {0})", False),
-    "convert_element_type": ("dnp.astype(dnp.astype({}, dnp.float64), {dtype})", True),
+    "convert_element_type": ("dnp.astype(dnp.astype({0}, dnp.float64), {0}.dtype)", True),
 }
 BINARY = {
     "add": ("dnp.add({}, {})", True, "real"), "sub": ("dnp.subtract({}, {})", True, "real"),
@@ -155,7 +155,7 @@ class _Builder:
         op = self.draw(st.sampled_from(choices))
         template = UNARY[op][0]
         arg = self.wrap(REGISTRY[op].domain, name)
-        return template.format(arg, dtype=self.dname) if "{dtype}" in template else template.format(arg)
+        return template.format(arg)
 
     # --------------------------------------------------------------- statements
 
