@@ -56,14 +56,16 @@ def write_regression(program, check, error):
 
 @pytest.mark.parametrize("check", sorted(CHECKS))
 def test_random_programs(check):
-    failures = []
+    failures, counts = [], {"checked": 0, "not applicable": 0}
 
     @_settings(check)
     @given(STRATEGIES[check])
     def prop(program):
         try:
             CHECKS[check](program)
+            counts["checked"] += 1
         except NotApplicable:
+            counts["not applicable"] += 1
             reject()
         except Exception as e:
             failures.append((program, e))
@@ -78,6 +80,8 @@ def test_random_programs(check):
             for program, error in failures[-n:]:
                 print("dprog fuzz: wrote", write_regression(program, check, error))
         raise
+    finally:
+        print(f"dprog fuzz: {check}: {counts}")  # shown with -s (the long profile's log)
 
 
 def test_every_elementwise_op_is_fuzzed():
