@@ -19,7 +19,7 @@ from fuzz_checks import CHECKS, NotApplicable
 from programs import BINARY, NOT_FUZZED, UNARY, elementwise_ops, programs
 
 LONG = os.environ.get("DPROG_FUZZ", "") == "long"
-EXAMPLES = {"backends": 120, "derivatives": 300, "transpose": 40}  # ~40 s cold on 2 cores
+EXAMPLES = {"backends": 120, "derivatives": 300, "transpose": 25}  # ~45 s cold on 2 busy cores
 LONG_EXAMPLES = int(os.environ.get("DPROG_FUZZ_EXAMPLES", "3400"))  # per check: 10,200 in all
 REGRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "regressions")
 STRATEGIES = {
