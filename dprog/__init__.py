@@ -16,9 +16,16 @@ def _map_kernels_package():
     import importlib.util
     import os
     import sys
-    if "dprog.kernels" in sys.modules or importlib.util.find_spec("dprog.kernels") is not None:
+    package = os.path.dirname(os.path.abspath(__file__))
+    folder = os.path.join(os.path.dirname(package), "kernels")
+    # The kernels beside *this* dprog win over whatever an import finder offers: with
+    # another checkout installed in editable mode, find_spec("dprog.kernels") names that
+    # checkout's kernels, whose helpers need not match this dprog's generated code.
+    source_checkout = (not os.path.isdir(os.path.join(package, "kernels"))
+                       and os.path.isfile(os.path.join(folder, "scalar.py")))
+    if "dprog.kernels" in sys.modules or (
+            not source_checkout and importlib.util.find_spec("dprog.kernels") is not None):
         return
-    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernels")
     spec = importlib.util.spec_from_file_location(
         "dprog.kernels", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder])
     module = importlib.util.module_from_spec(spec)

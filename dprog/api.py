@@ -10,6 +10,7 @@ import functools
 import numpy as np
 
 from . import dtypes
+from .config import config
 from .errors import TransformError, with_location
 from .passes import run_pipeline
 from .runtime import Jitted
@@ -43,6 +44,8 @@ def staged(body):
         fn = jitted.get(pattern)
         if fn is None:
             fn = jitted[pattern] = Jitted(body, static_argnums=pattern)
+        if config.disable_jit:  # body must still be traced: derivative rules need Tracers
+            return fn.interpret(*args, **kwargs)
         return fn(*args, **kwargs)
     wrapper.__wrapped_body__ = body
     return wrapper
@@ -195,7 +198,11 @@ def _run(graph, leaves):
     avals = [v.aval for v in graph.invars]
     leaves = [x if type(x) is np.ndarray and x.dtype == a.dtype else np.asarray(x, a.dtype)
               for x, a in zip(leaves, avals)]
-    return make_executable(graph, avals)(leaves)
+    outs = make_executable(graph, avals)(leaves)
+    if config.debug_nans:  # once per vjp/linearize call, which compiles anyway
+        from . import debug_nans
+        debug_nans.check(graph, graph.consts, leaves, outs)
+    return outs
 
 
 def vjp(fun, *primals, has_aux=False):

@@ -4,17 +4,30 @@ import os
 
 class _Config:
     def __init__(self):
+        object.__setattr__(self, "_watchers", {})
         self.debug_nans = os.environ.get("DPROG_DEBUG_NANS", "") not in ("", "0")
         self.disable_jit = os.environ.get("DPROG_DISABLE_JIT", "") not in ("", "0")
         self.log_compiles = os.environ.get("DPROG_LOG_COMPILES", "") not in ("", "0")
-        # Which executor runs compiled graphs: "reference" (NumPy interpreter) until a
-        # native backend registers itself.
+        # Which executor runs compiled graphs: "" = fused Numba CPU kernels,
+        # "reference" = the NumPy interpreter.
         self.backend = os.environ.get("DPROG_BACKEND", "")
         # BLAS threads for dprog's matrix products on the CPU (None: NumPy's setting).
         # One avoids OpenBLAS's spin-barrier stalls when cores are shared; see
         # dprog/codegen/cpu_blas.py for the measurements.
         threads = os.environ.get("DPROG_BLAS_THREADS", "1")
         self.blas_threads = None if threads in ("", "default") else int(threads)
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        # A switch may change code paths instead of being tested on every call (debug_nans
+        # swaps the per-call method), so setting it tells whoever watches it.
+        for watcher in self._watchers.get(name, ()):
+            watcher(value)
+
+    def watch(self, name, callback):
+        """Call callback(value) now and whenever option `name` is set."""
+        self._watchers.setdefault(name, []).append(callback)
+        callback(getattr(self, name))
 
     def update(self, name, value):
         if not hasattr(self, name):

@@ -55,6 +55,10 @@ class DistributedError(DprogError, RuntimeError):
     """MPI is missing or misused: an unknown communicator, ranks that disagree, ..."""
 
 
+class NaNError(DprogError, FloatingPointError):
+    """config.debug_nans found an op that turned NaN-free operands into a NaN."""
+
+
 def _is_internal(filename):
     return filename.startswith(_INTERNAL_DIRS) or filename.startswith(_IGNORED_PREFIXES)
 

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from . import dtypes
+from . import debug_nans, dtypes
 from .config import config
 from .device import is_cuda_array
 from .errors import StaticArgError, UnsupportedError, with_location
@@ -79,8 +79,11 @@ class Executable:
 def make_executable(graph, in_avals, device="cpu"):
     """The executable for an optimised graph on `device` (backend chosen by config)."""
     backend = config.backend or "cpu"
-    if backend == "reference":
+    if backend == "reference" or config.disable_jit:
         return Executable(graph, in_avals)
+    if backend != "cpu":
+        raise UnsupportedError(with_location(
+            f"dp.config.backend must be '' (compiled CPU kernels) or 'reference', got {backend!r}"))
     from .passes.fuse import fuse
     if device == "cuda":
         from .codegen.cuda_executable import CudaExecutable
@@ -110,13 +113,29 @@ class CacheEntry:
                         if type(k) is not tuple]
         self.single = out_tree.num_leaves == 1 and out_tree.num_nodes == 1
 
-    def run(self, leaves):
+    def run_fast(self, leaves):
         if self.convert:
             leaves = list(leaves)
             for i, dtype in self.convert:
                 leaves[i] = np.asarray(leaves[i], dtype=dtype)
         outs = self.executable(leaves)
         return outs[0] if self.single else tree_unflatten(self.out_tree, outs)
+
+    def run_checking_nans(self, leaves):
+        leaves = [np.asarray(x, dtype=a.dtype) for x, a in zip(leaves, self.executable.in_avals)]
+        outs = self.executable(leaves)
+        debug_nans.check(self.graph, self.graph.consts, leaves, outs)
+        return outs[0] if self.single else tree_unflatten(self.out_tree, outs)
+
+    run = run_fast
+
+
+def _use_debug_nans(on):
+    """dp.config.debug_nans swaps CacheEntry.run, so with it off a call pays nothing."""
+    CacheEntry.run = CacheEntry.run_checking_nans if on else CacheEntry.run_fast
+
+
+config.watch("debug_nans", _use_debug_nans)
 
 
 def _normalize_static(fun, static_argnums, static_argnames):
@@ -131,6 +150,13 @@ def _normalize_static(fun, static_argnums, static_argnames):
     except (TypeError, ValueError):
         params = []
     positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if params and not any(p.kind is p.VAR_POSITIONAL for p in params):
+        bad = [n for n in static_argnums if not -len(positional) <= n < len(positional)]
+        if bad:
+            raise StaticArgError(with_location(
+                f"static_argnums={static_argnums} names argument {bad[0]}, but the function "
+                f"takes {len(positional)} positional arguments"))
+        static_argnums = tuple(n % len(positional) for n in static_argnums)
     # A static argument may be given by position or by name: know both.
     nums = set(static_argnums) | {positional.index(n) for n in static_argnames if n in positional}
     names = set(static_argnames) | {positional[i] for i in static_argnums if 0 <= i < len(positional)}
@@ -148,7 +174,10 @@ class Jitted:
         self.device = device
         self.static_argnums, self.static_argnames = _normalize_static(fun, static_argnums, static_argnames)
         self._cache = {}
-        self._lock = threading.Lock()
+        # Re-entrant: tracing f may call f again with other static arguments (recursion
+        # that ends on a static value); a plain lock would deadlock there.
+        self._lock = threading.RLock()
+        self._tracing = set()  # keys being traced now (only the lock's holder touches it)
         self._last_key = None
 
     def __get__(self, obj, objtype=None):  # usable as a method decorator
@@ -206,14 +235,37 @@ class Jitted:
             return tree_unflatten(entry.out_tree, outs)
         return entry.run(leaves)
 
+    def interpret(self, *args, **kwargs):
+        """Trace, then run op by op with the reference interpreter, compiling and caching
+        nothing: config.disable_jit for bodies that only work traced (grad's, jvp's)."""
+        statics, args, kwargs = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((args, kwargs))
+        in_avals = [leaf_aval(x) for x in leaves]
+        graph, out_tree = trace_pytree(self._bind_statics(statics), in_tree, in_avals)
+        if is_tracing():
+            return tree_unflatten(out_tree, inline(graph, graph.consts, leaves))
+        values = [np.asarray(x, dtype=a.dtype) for x, a in zip(leaves, in_avals)]
+        outs = run_graph(graph, graph.consts, values)
+        return tree_unflatten(out_tree, [_fresh(np.asarray(o), values) for o in outs])
+
     def _compile(self, key, leaves, in_tree, statics):
         with self._lock:
             entry = self._cache.get(key)
             if entry is not None:
                 return entry
+            if key in self._tracing:
+                raise UnsupportedError(with_location(
+                    f"{getattr(self.fun, '__qualname__', 'the jitted function')} calls itself "
+                    f"with the same argument shapes and static values while it is being "
+                    f"traced, so tracing would never end; recursion under dp.jit must stop on "
+                    f"a static argument (static_argnums), or use dp.while_loop / dp.fori_loop"))
             start = time.perf_counter()
             in_avals = [leaf_aval(x) for x in leaves]
-            graph, out_tree = trace_pytree(self._bind_statics(statics), in_tree, in_avals)
+            self._tracing.add(key)
+            try:
+                graph, out_tree = trace_pytree(self._bind_statics(statics), in_tree, in_avals)
+            finally:
+                self._tracing.discard(key)
             graph = run_pipeline(graph)
             # Placement by argument: any CUDA array argument puts the call on CUDA.
             device = "cuda" if any(isinstance(k, tuple) and k[2:] == ("cuda",) for k in key[1]) else self.device

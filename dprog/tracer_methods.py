@@ -6,7 +6,7 @@ machinery does not depend on the NumPy namespace.
 import numpy as np
 
 from . import numpy as dnp
-from .errors import TracerConversionError, with_location
+from .errors import LeakedTracerError, TracerConversionError, with_location
 from .numpy import dispatch
 from .trace import Tracer
 
@@ -45,6 +45,11 @@ def _iter(self):
 
 
 def _array(self, dtype=None, copy=None):
+    if not self.builder.active:  # eager NumPy code met a tracer kept from a finished trace
+        raise LeakedTracerError(with_location(
+            "a traced value escaped the function that was traced (stored in a global, a "
+            "closure or an attribute) and is used after that trace ended; return it from "
+            "the function instead"))
     raise TracerConversionError(with_location(
         f"np.asarray()/np.array() of a traced value ({self.aval}): its value is not known "
         f"while tracing; use dprog.numpy (dnp) functions on it, or return it from the "

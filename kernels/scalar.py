@@ -35,7 +35,7 @@ def minimum(a, b):
 @njit(**_OPTS)
 def fmod_floor(a, b):
     """NumPy's mod for floats: the result has the sign of the divisor."""
-    r = np.fmod(a, b)
+    r = np.fmod(a, b)  # Numba has no math.fmod
     if r != 0 and ((r < 0) != (b < 0)):
         r += b
     return r

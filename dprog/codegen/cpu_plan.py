@@ -185,6 +185,10 @@ def _assign_slots(graph, steps, buffers):
     """Pool temporaries: a temp not reachable from the results gets a workspace slot,
     shared with earlier temps of the same shape and dtype that are dead by then."""
     returned = {buffers[v.id].base.var.id for v in graph.outvars if isinstance(v, Var)}
+    # An impl step (control ops above all) may hand back an operand itself, as a scan of
+    # length 0 returns its carry: that memory must outlive the step, so it is not pooled.
+    returned |= {buffers[x.id].base.var.id for s in steps if s.kind == "impl"
+                 for x in s.node.inputs if isinstance(x, Var)}
     free = {}      # (shape, dtype) -> [slot]
     n_slots = 0
     releases = {}  # step index -> buffers whose memory is free after it

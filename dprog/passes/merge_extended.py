@@ -37,19 +37,32 @@ def _as_original(node):
 
 
 def merge_extended(graph):
+    # An extension may extend an extension (second-order reverse mode through scan):
+    # each round merges one link of such chains, so repeat until nothing changes.
+    while True:
+        merged = _merge_once(graph)
+        if merged is graph:
+            return graph
+        graph = merged
+
+
+def _merge_once(graph):
     position = {}  # key of a node's own params -> its index
     for i, node in enumerate(graph.nodes):
         if not node.op.effectful:
             position.setdefault(_key(node, node.params), i)
     replace = {}  # index of an original node -> the extended node that takes its place
+    moving = set()  # indices of the nodes that move
     for j, node in enumerate(graph.nodes):
         params = _as_original(node)
         if params is None:
             continue
         i = position.get(_key(node, params))
         # Only move a node up: uses of its outputs then stay after their definition.
-        if i is not None and i < j and i not in replace:
+        # A node that moves away this round cannot be replaced in the same round.
+        if i is not None and i < j and i not in replace and i not in moving:
             replace[i] = node
+            moving.add(j)
     if not replace:
         return graph
     moved = {id(n) for n in replace.values()}
