@@ -146,7 +146,7 @@ def plan(graph):
             has_reduce = any(n.op.kind.value == "reduction" for n in sub.nodes)
             has_views = any(n.op.kind.value == "movement" for n in sub.nodes)
             step.flat = (not has_iota and not has_reduce and not has_views
-                         and len(node.params["shape"]) != 1
+                         and len(node.params["shape"]) > 1  # rank 0: no loop at all; rank 1: flat already
                          and all(b.contiguous for b in ins if b.var.aval.ndim))
             # The parallel variant splits the outermost loop, which must not be reduced.
             outer_reduced = any(0 in n.params["axes"] for n in sub.nodes if n.op.kind.value == "reduction")
