@@ -11,10 +11,10 @@ class _Config:
         # Which executor runs compiled graphs: "" = fused Numba CPU kernels,
         # "reference" = the NumPy interpreter.
         self.backend = os.environ.get("DPROG_BACKEND", "")
-        # BLAS threads for dprog's matrix products on the CPU (None: NumPy's setting).
-        # One avoids OpenBLAS's spin-barrier stalls when cores are shared; see
-        # dprog/codegen/cpu_blas.py for the measurements.
-        threads = os.environ.get("DPROG_BLAS_THREADS", "1")
+        # BLAS threads for dprog's matrix products on the CPU (None: NumPy's setting, the
+        # fastest on an idle machine). 1 avoids OpenBLAS's spin-barrier stalls when other
+        # processes share the cores; see dprog/codegen/cpu_blas.py for the measurements.
+        threads = os.environ.get("DPROG_BLAS_THREADS", "default")
         self.blas_threads = None if threads in ("", "default") else int(threads)
 
     def __setattr__(self, name, value):

@@ -1,12 +1,12 @@
-"""Matrix products for the CPU driver: BLAS through NumPy, with its threads capped.
+"""Matrix products for the CPU driver: BLAS through NumPy, with an optional thread cap.
 
-OpenBLAS's threads synchronise with spin barriers. When another process (or Numba's own
-pool) holds one of the cores, a multi-threaded sgemm of any size stalls for scheduler
-time slices: measured here on 2 cores under load, the MLP benchmark step took 150 ms
-with NumPy's default 2 BLAS threads, 72 ms with the product split across two
-single-threaded calls, and 20 ms with one BLAS thread. So dprog runs its large products
-with `config.blas_threads` threads (default 1), restoring the user's setting after each
-call (about 1 us), as DESIGN.md advises: cap threads.
+OpenBLAS's threads synchronise with spin barriers. When another process holds one of the
+cores, a multi-threaded sgemm of any size stalls for scheduler time slices: measured on 2
+cores under load, the MLP benchmark step took 150 ms with NumPy's 2 BLAS threads, 72 ms
+with the product split across two single-threaded calls, and 20 ms with one BLAS thread.
+On the same machine idle, 2 threads are faster (15 ms vs 22 ms). So `config.blas_threads`
+(DPROG_BLAS_THREADS) defaults to NumPy's setting, and 1 is the choice for shared machines;
+dprog sets it around its own products only, restoring the user's setting (about 1 us).
 """
 import os
 import threading
