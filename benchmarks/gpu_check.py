@@ -185,24 +185,7 @@ def bench_mlp(peers):
     pd, xd, yd = dp.device_put(params), dp.device_put(x), dp.device_put(y)
     fns = {"dprog": lambda: dp.block_until_ready(w.step_dprog(pd, xd, yd))}  # placed by argument
     if "torch" in peers:
-        torch = peers["torch"]
-        pt = [(torch.from_numpy(a).cuda().requires_grad_(True), torch.from_numpy(b).cuda().requires_grad_(True))
-              for a, b in params]
-        xt, yt = torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()
-
-        def tstep():
-            h = xt
-            for i, (a, b) in enumerate(pt):
-                h = h @ a + b
-                if i < len(pt) - 1:
-                    h = torch.tanh(h)
-            loss = torch.nn.functional.cross_entropy(h, yt)
-            grads = torch.autograd.grad(loss, [t for pair in pt for t in pair])
-            with torch.no_grad():
-                new = [t - w.LR * gt for t, gt in zip([t for pair in pt for t in pair], grads)]
-            torch.cuda.synchronize()
-            return new
-        fns["torch"] = tstep
+        fns["torch"] = w.make_step_torch(peers["torch"], params, x, y, device="cuda")
     return {"median_s": timed(fns, rounds=8)}
 
 

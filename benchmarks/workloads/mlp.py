@@ -39,6 +39,49 @@ def step_dprog(params, x, y):
     return new, loss
 
 
+def make_step_jax(jax):
+    """The same step in JAX (jitted), for the benchmarks and the compile-time script."""
+    jnp = jax.numpy
+
+    def loss_jax(params, x, y):
+        h = x
+        for i, (w, b) in enumerate(params):
+            h = h @ w + b
+            if i < len(params) - 1:
+                h = jnp.tanh(h)
+        return jnp.mean(jax.nn.logsumexp(h, axis=1) - jnp.take_along_axis(h, y[:, None], axis=1)[:, 0])
+
+    @jax.jit
+    def step_jax(params, x, y):
+        loss, g = jax.value_and_grad(loss_jax)(params, x, y)
+        return jax.tree_util.tree_map(lambda p, gp: p - LR * gp, params, g), loss
+    return step_jax
+
+
+def make_step_torch(torch, params, x, y, device=None):
+    """The same step in PyTorch eager mode on `device` (CPU when None)."""
+    def tensor(a):
+        t = torch.from_numpy(np.array(a))
+        return t.to(device) if device else t
+    flat = [tensor(a).requires_grad_(True) for pair in params for a in pair]
+    xt, yt = tensor(x), tensor(y)
+
+    def step_torch():
+        h = xt
+        for i in range(0, len(flat), 2):
+            h = h @ flat[i] + flat[i + 1]
+            if i < len(flat) - 2:
+                h = torch.tanh(h)
+        loss = torch.nn.functional.cross_entropy(h, yt)
+        grads = torch.autograd.grad(loss, flat)
+        with torch.no_grad():
+            new = [p - LR * g for p, g in zip(flat, grads)]
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return new, loss
+    return step_torch
+
+
 def build(peers):
     rng = np.random.default_rng(0)
     params = init_params(rng)
@@ -47,38 +90,11 @@ def build(peers):
     fns = {"dprog": lambda: step_dprog(params, x, y)}
     jax = peers.get("jax")
     if jax:
-        jnp = jax.numpy
-
-        def loss_jax(params, x, y):
-            h = x
-            for i, (w, b) in enumerate(params):
-                h = h @ w + b
-                if i < len(params) - 1:
-                    h = jnp.tanh(h)
-            return jnp.mean(jax.nn.logsumexp(h, axis=1) - jnp.take_along_axis(h, y[:, None], axis=1)[:, 0])
-
-        @jax.jit
-        def step_jax(params, x, y):
-            loss, g = jax.value_and_grad(loss_jax)(params, x, y)
-            return jax.tree_util.tree_map(lambda p, gp: p - LR * gp, params, g), loss
+        step_jax = make_step_jax(jax)
         pj = jax.device_put(params)
         xj, yj = jax.device_put(x), jax.device_put(y.astype(np.int32))
         fns["jax"] = lambda: jax.block_until_ready(step_jax(pj, xj, yj))
     torch = peers.get("torch")
     if torch:
-        pt = [(torch.from_numpy(w.copy()).requires_grad_(True), torch.from_numpy(b.copy()).requires_grad_(True))
-              for w, b in params]
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-        def step_torch():
-            h = xt
-            for i, (w, b) in enumerate(pt):
-                h = h @ w + b
-                if i < len(pt) - 1:
-                    h = torch.tanh(h)
-            loss = torch.nn.functional.cross_entropy(h, yt)
-            grads = torch.autograd.grad(loss, [p for wb in pt for p in wb])
-            with torch.no_grad():
-                return [p - LR * g for p, g in zip([p for wb in pt for p in wb], grads)], loss
-        fns["torch"] = step_torch
+        fns["torch"] = make_step_torch(torch, params, x, y)
     return fns
