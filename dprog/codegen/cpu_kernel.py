@@ -14,7 +14,7 @@ Arrays arrive with the iteration shape (inputs are broadcast views made by the d
 reduction outputs arrive with size-1 dims at the reduced axes and already hold the
 reduction's initial value. Rank-0 inputs arrive as scalars.
 """
-from .expressions import REDUCE_COMBINE, GroupBody
+from .expressions import GroupBody
 
 def _kernels_source_hash():
     """A hash of the hand-written kernels generated code calls. Numba's disk cache does
@@ -102,7 +102,7 @@ def kernel_source(graph, ndim, parallel, name="kernel"):
                     acc = f"acc_{out}"
                     index = red_index(node.params["axes"])
                     emit(f"{acc} = {out}[{index}]")
-                    accs.append((acc, out, index, REDUCE_COMBINE[node.op.name]))
+                    accs.append((acc, out, index, node.op.expr))
         loop = "prange" if (parallel and d == 0 and 0 not in reduced_dims) else "range"
         emit(f"for {idx[d]} in {loop}(n{d}):")
         depth += 1
@@ -115,7 +115,7 @@ def kernel_source(graph, ndim, parallel, name="kernel"):
             emit(f"{out}[{full_index}] = {value}" if ndim else f"{out}[()] = {value}")
         else:
             node = reductions[v.id][0]
-            combine = REDUCE_COMBINE[node.op.name]
+            combine = node.op.expr
             if out in acc_names:
                 emit(f"{acc_names[out]} = " + combine.format(acc=acc_names[out], v=value))
             else:

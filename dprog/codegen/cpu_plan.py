@@ -12,7 +12,6 @@ from ..ops.contract import matmul_p
 from ..ops.fusion import fusion_p
 from ..ops.misc import iota_p
 from ..ops import shape as sh
-from .expressions import REDUCE_INIT
 
 PARALLEL_MIN_ELEMENTS = 1 << 17
 
@@ -155,7 +154,7 @@ def plan(graph):
             reduce_nodes = {n.outs[0].id: n for n in sub.nodes if n.op.kind.value == "reduction"}
             for v in node.outs:
                 if v.id in reduce_nodes:
-                    step.reduce_inits[v.id] = REDUCE_INIT[reduce_nodes[v.id].op.name](v.aval.dtype)
+                    step.reduce_inits[v.id] = reduce_nodes[v.id].op.identity(v.aval.dtype)
             kind = "temp"
         elif node.op is matmul_p:
             step, kind = Step(node, "matmul", i), "temp"

@@ -12,7 +12,6 @@ from ..ops.elementwise import copy_p
 from . import cuda_launch
 from .cuda_kernel import atomics_supported, kernel_kind, kernel_source, split_by_axes
 from .cuda_layout import contiguous_strides
-from .expressions import REDUCE_INIT
 
 
 class Slot:
@@ -105,7 +104,7 @@ def _group_step(sub, shape, in_layouts, out_slots):
             for v, slot in zip(sub.outvars, out_slots):
                 node = reduce_of.get(v.id)
                 if node is not None:
-                    init = np.dtype(v.aval.dtype).type(REDUCE_INIT[node.op.name](v.aval.dtype))
+                    init = np.dtype(v.aval.dtype).type(node.op.identity(v.aval.dtype))
                     step.fills.append((slot, _size(v.aval.shape), init))
     else:
         lead = [_size(shape)]

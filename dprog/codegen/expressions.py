@@ -10,18 +10,6 @@ from ..ir import Literal
 from ..ops.misc import iota_p
 from ..ops.elementwise import convert_element_type_p
 
-REDUCE_INIT = {
-    "reduce_sum": lambda dt: 0,
-    "reduce_max": lambda dt: -np.inf if dt.kind == "f" else (False if dt.kind == "b" else np.iinfo(dt).min),
-    "reduce_min": lambda dt: np.inf if dt.kind == "f" else (True if dt.kind == "b" else np.iinfo(dt).max),
-}
-REDUCE_COMBINE = {
-    "reduce_sum": "{acc} + {v}",
-    "reduce_max": "sc.maximum({acc}, {v})",
-    "reduce_min": "sc.minimum({acc}, {v})",
-}
-
-
 def typed_constant(value, dtype):
     """Source text for a constant of `dtype` (never a bare Python float)."""
     dtype = np.dtype(dtype)

@@ -30,6 +30,8 @@ class Op:
     batch(axis_size, args, dims, /, **params) -> (out, out_dim)   vmap rule: dims[i] is the
         batch axis of args[i] or None (lists of outs/out_dims for multiple_results ops);
         see dprog/ops/batching.py. Elementwise ops share one rule.
+    identity(dtype) -> value a reduction starts from (None: not a fusible reduction); its
+          `expr` then combines an accumulator with a value: "{acc} + {v}"
     expr: scalar expression template for codegen, e.g. "({0} + {1})", or a dict keyed by
           the operand dtype's kind ("f", "i", "b") where the expression differs by dtype.
           Names: math.* (Numba), vm.* (kernels/vecmath), sc.* (kernels/scalar)
@@ -38,7 +40,7 @@ class Op:
 
     def __init__(self, name, kind, abstract, impl, *, jvp=None, vjp=None, batch=None,
                  expr=None, domain=None, multiple_results=False, differentiable=True,
-                 effectful=False, doc=""):
+                 effectful=False, identity=None, doc=""):
         self.name = name
         self.kind = kind
         self.abstract = abstract
@@ -47,6 +49,7 @@ class Op:
         self.vjp = vjp
         self.batch = batch
         self.expr = expr
+        self.identity = identity
         self.domain = domain
         self.multiple_results = multiple_results
         self.differentiable = differentiable

@@ -39,6 +39,14 @@ def _reduce_abstract(name, accepts_bool):
     return abstract
 
 
+def _lowest(dt):
+    return -np.inf if dt.kind == "f" else (False if dt.kind == "b" else np.iinfo(dt).min)
+
+
+def _highest(dt):
+    return np.inf if dt.kind == "f" else (True if dt.kind == "b" else np.iinfo(dt).max)
+
+
 def _expand(y, x_aval, axes):
     """Broadcast a reduced value back to the operand's shape."""
     return broadcast_in_dim_p(y, shape=x_aval.shape, dims=_kept_dims(x_aval.ndim, axes))
@@ -51,7 +59,8 @@ def _sum_vjp(ct, primals, outs, *, axes):
 reduce_sum_p = register(Op(
     "reduce_sum", Kind.REDUCTION, _reduce_abstract("reduce_sum", False),
     lambda x, *, axes: np.sum(x, axis=axes, dtype=np.asarray(x).dtype),
-    jvp=linear_jvp(lambda: reduce_sum_p), vjp=_sum_vjp, expr="+",
+    jvp=linear_jvp(lambda: reduce_sum_p), vjp=_sum_vjp, expr="{acc} + {v}",
+    identity=lambda dt: 0,
     batch=shift_axes_rule(lambda: reduce_sum_p, "axes")))
 
 
@@ -78,12 +87,14 @@ def _chooser_vjp(ct, primals, outs, *, axes):
 
 reduce_max_p = register(Op(
     "reduce_max", Kind.REDUCTION, _reduce_abstract("reduce_max", True),
-    lambda x, *, axes: np.max(x, axis=axes), jvp=_chooser_jvp, vjp=_chooser_vjp, expr="max",
+    lambda x, *, axes: np.max(x, axis=axes), jvp=_chooser_jvp, vjp=_chooser_vjp,
+    expr="sc.maximum({acc}, {v})", identity=lambda dt: _lowest(dt),
     batch=shift_axes_rule(lambda: reduce_max_p, "axes"),
     doc="NaN propagates; ties share the derivative equally"))
 reduce_min_p = register(Op(
     "reduce_min", Kind.REDUCTION, _reduce_abstract("reduce_min", True),
-    lambda x, *, axes: np.min(x, axis=axes), jvp=_chooser_jvp, vjp=_chooser_vjp, expr="min",
+    lambda x, *, axes: np.min(x, axis=axes), jvp=_chooser_jvp, vjp=_chooser_vjp,
+    expr="sc.minimum({acc}, {v})", identity=lambda dt: _highest(dt),
     batch=shift_axes_rule(lambda: reduce_min_p, "axes"),
     doc="NaN propagates; ties share the derivative equally"))
 
@@ -100,8 +111,8 @@ def _arg_abstract(name):
 argmax_p = register(Op("argmax", Kind.REDUCTION, _arg_abstract("argmax"),
                        lambda x, *, axis: np.argmax(x, axis=axis), differentiable=False,
                        batch=shift_axes_rule(lambda: argmax_p, "axis"),
-                       expr="argmax", doc="first index of the maximum (first NaN wins)"))
+                       doc="first index of the maximum (first NaN wins)"))
 argmin_p = register(Op("argmin", Kind.REDUCTION, _arg_abstract("argmin"),
                        lambda x, *, axis: np.argmin(x, axis=axis), differentiable=False,
                        batch=shift_axes_rule(lambda: argmin_p, "axis"),
-                       expr="argmin", doc="first index of the minimum (first NaN wins)"))
+                       doc="first index of the minimum (first NaN wins)"))

@@ -14,7 +14,6 @@ from ..ops.fusion import fusion_p
 from ..ops.misc import iota_p
 from ..ops.record import Kind
 
-FUSIBLE_REDUCTIONS = ("reduce_sum", "reduce_max", "reduce_min")
 
 
 def is_pointwise(node):
@@ -22,7 +21,8 @@ def is_pointwise(node):
 
 
 def is_fusible_reduction(node):
-    return node.op.kind is Kind.REDUCTION and node.op.name in FUSIBLE_REDUCTIONS
+    # A reduction with an identity (its record's `identity`) can start an accumulator.
+    return node.op.kind is Kind.REDUCTION and node.op.identity is not None
 
 
 class _Group:
