@@ -85,11 +85,12 @@ def make_executable(graph, in_avals, device="cpu"):
         raise UnsupportedError(with_location(
             f"dp.config.backend must be '' (compiled CPU kernels) or 'reference', got {backend!r}"))
     from .passes.fuse import fuse
+    from .passes.fuse_rows import fuse_rows
     if device == "cuda":
         from .codegen.cuda_executable import CudaExecutable
         return CudaExecutable(fuse(graph), in_avals)
     from .codegen.cpu_driver import CpuExecutable
-    return CpuExecutable(fuse(graph, absorb_views=True), in_avals)
+    return CpuExecutable(fuse_rows(fuse(graph, absorb_views=True)), in_avals)
 
 
 def _fresh(out, args):

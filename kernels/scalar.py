@@ -8,28 +8,75 @@ LLVM can still vectorise the loop.
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 _OPTS = dict(inline="always", error_model="numpy", cache=True)
 
 
-@njit(**_OPTS)
+def _float_min_max_intrinsic(llvm_name):
+    """An intrinsic calling LLVM's NaN-propagating llvm.maximum / llvm.minimum, which
+    matches NumPy's maximum/minimum for floats and, unlike a compare-and-branch, lets
+    LLVM vectorise max/min reductions (measured on 4096x1000 f32 rows: 0.73 ms serial
+    against 5.2 ms for the branchy form and NumPy's 0.9 ms). The one difference from
+    NumPy: the maximum of -0.0 and +0.0 is +0.0 whichever comes first."""
+    @intrinsic
+    def call(typingctx, a, b):
+        if not (isinstance(a, types.Float) and a == b):
+            return None
+
+        def codegen(context, builder, signature, args):
+            lty = context.get_value_type(signature.return_type)
+            suffix = "f32" if lty == ir.FloatType() else "f64"
+            fnty = ir.FunctionType(lty, [lty, lty])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, f"{llvm_name}.{suffix}")
+            return builder.call(fn, args)
+        return a(a, b), codegen
+    return call
+
+
+_llvm_maximum = _float_min_max_intrinsic("llvm.maximum")
+_llvm_minimum = _float_min_max_intrinsic("llvm.minimum")
+
+
 def maximum(a, b):
-    # NumPy propagates NaN from either side.
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a >= b else b
+    """NumPy's maximum of two scalars (NaN from either side propagates)."""
+    return np.maximum(a, b)
 
 
-@njit(**_OPTS)
 def minimum(a, b):
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a <= b else b
+    """NumPy's minimum of two scalars (NaN from either side propagates)."""
+    return np.minimum(a, b)
+
+
+@overload(maximum, inline="always")
+def _maximum_impl(a, b):
+    if isinstance(a, types.Float) and a == b:
+        return lambda a, b: _llvm_maximum(a, b)
+
+    def impl(a, b):
+        if a != a:
+            return a
+        if b != b:
+            return b
+        return a if a >= b else b
+    return impl
+
+
+@overload(minimum, inline="always")
+def _minimum_impl(a, b):
+    if isinstance(a, types.Float) and a == b:
+        return lambda a, b: _llvm_minimum(a, b)
+
+    def impl(a, b):
+        if a != a:
+            return a
+        if b != b:
+            return b
+        return a if a <= b else b
+    return impl
 
 
 @njit(**_OPTS)

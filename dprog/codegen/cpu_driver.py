@@ -12,6 +12,7 @@ import numpy as np
 from ..ir import Literal
 from . import cpu_blas, module_cache
 from .cpu_kernel import HEADER, kernel_source
+from .cpu_row_kernel import row_kernel_source
 from .expressions import typed_constant
 from .cpu_plan import plan
 
@@ -31,9 +32,13 @@ _parallel_lock = threading.Lock()
 _kernel_cache = {}
 
 
-def _kernel_module(sub, ndim, parallel):
-    """The generated module of a fusion sub-graph's kernel, shared by every plan."""
-    body = kernel_source(sub, ndim, parallel)
+def _kernel_module(node, ndim, parallel):
+    """The generated module of a fusion node's kernel, shared by every plan."""
+    sub = node.params["graph"]
+    if node.params.get("rows") is not None:
+        body = row_kernel_source(sub, node.params["shape"], node.params["rows"], parallel)
+    else:
+        body = kernel_source(sub, ndim, parallel)
     key = (body, parallel)
     module = _kernel_cache.get(key)
     if module is None:
@@ -175,8 +180,15 @@ class CpuExecutable:
         shape = tuple(node.params["shape"])
         ndim = 1 if step.flat else len(shape)
         kname = f"k{step.index}"
-        ns[kname] = _FirstCall(_kernel_module(sub, ndim, step.parallel), ns, kname, step.parallel)
+        ns[kname] = _FirstCall(_kernel_module(node, ndim, step.parallel), ns, kname, step.parallel)
         lines = []
+        if node.params.get("rows") is not None:
+            # Row kernels take every array in its own shape and index it themselves.
+            for o, b in zip(outs, step.outs):
+                lines += _allocate(o, b)
+            in_args = [f"{name}[()]" if x.aval.ndim == 0 else name for x, name in zip(node.inputs, ins)]
+            lines.append(f"{kname}({', '.join([str(n) for n in shape] + outs + in_args)})")
+            return lines
         out_args = []
         for v, o, b in zip(node.outs, outs, step.outs):
             if v.id in step.reduce_inits:

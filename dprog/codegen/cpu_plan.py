@@ -138,6 +138,13 @@ def plan(graph):
             # (pairwise sums, SIMD max/min with NaN propagation) beat a scalar loop nest.
             node = _lone_reduction(node)
             step, kind = Step(node, "impl", i), "other"
+        elif node.op is fusion_p and node.params.get("rows") is not None:
+            # A row kernel (passes/fuse_rows.py): parallel over its outer dims; its
+            # reductions finish inside the kernel, so no output is pre-filled.
+            step = Step(node, "kernel", i)
+            step.parallel = (node.params["rows"] > 0 and int(np.prod(node.params["shape"], dtype=np.int64))
+                             >= PARALLEL_MIN_ELEMENTS)
+            kind = "temp"
         elif node.op is fusion_p:
             step = Step(node, "kernel", i)
             sub = node.params["graph"]

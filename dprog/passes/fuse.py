@@ -169,20 +169,28 @@ def _topological(groups):
 
 def _fusion_node(group, used_outside):
     """Replace a group by one fusion node over a closed sub-graph."""
-    inner_ids = {v.id for n in group.nodes for v in n.outs}
+    return fusion_node_of(group.nodes, group.shape, used_outside, group.nodes[0].loc)
+
+
+def fusion_node_of(nodes, shape, used_outside, loc, **extra_params):
+    """One fusion node running `nodes` (in order) as a loop nest over `shape`. Its
+    sub-graph is closed: values read from outside become its inputs; values in
+    `used_outside` (var ids) become its outputs. The sub-graph's nodes keep their output
+    Vars, so the fusion node's outputs are the very Vars its consumers read."""
+    inner_ids = {v.id for n in nodes for v in n.outs}
     ext_vars, seen = [], set()
-    for n in group.nodes:
+    for n in nodes:
         for x in n.inputs:
             if isinstance(x, Var) and x.id not in inner_ids and x.id not in seen:
                 seen.add(x.id)
                 ext_vars.append(x)
-    outs = [v for n in group.nodes for v in n.outs if v.id in used_outside]
+    outs = [v for n in nodes for v in n.outs if v.id in used_outside]
     sub_in = [Var(v.aval) for v in ext_vars]
     rename = {v.id: nv for v, nv in zip(ext_vars, sub_in)}
     sub_nodes = [Node(n.op, [rename.get(x.id, x) if isinstance(x, Var) else x for x in n.inputs],
-                      n.params, n.outs, n.loc) for n in group.nodes]
+                      n.params, n.outs, n.loc) for n in nodes]
     sub = Graph(sub_in, sub_nodes, outs)
-    return Node(fusion_p, ext_vars, {"graph": sub, "shape": group.shape}, outs, group.nodes[0].loc)
+    return Node(fusion_p, ext_vars, {"graph": sub, "shape": tuple(shape), **extra_params}, outs, loc)
 
 
 RECOMPUTE_MAX_NODES = 8  # a chain this short is cheaper to recompute than to store and reload
