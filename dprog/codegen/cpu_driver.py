@@ -10,7 +10,7 @@ import threading
 import numpy as np
 
 from ..ir import Literal
-from . import cpu_blas, module_cache
+from . import cpu_blas, module_cache, numba_startup
 from .cpu_kernel import HEADER, kernel_source
 from .cpu_row_kernel import row_kernel_source
 from .expressions import typed_constant
@@ -42,6 +42,7 @@ def _kernel_module(node, ndim, parallel):
     key = (body, parallel)
     module = _kernel_cache.get(key)
     if module is None:
+        numba_startup.prepare()
         decorator = (f"@njit(cache=True, error_model='numpy', fastmath={{'reassoc', 'contract'}}, "
                      f"nogil=True{', parallel=True' if parallel else ''})\n")
         module = module_cache.load_module(HEADER + "\n\n" + decorator + body)
