@@ -123,11 +123,17 @@ def _single(spec, x, keep):
     return spec, x
 
 
-def _pair(sa, a, sb, b, out):
-    """Contract two operands to the indices `out` (any order) with one matmul."""
+def _pair(sa, a, sb, b, out, order=""):
+    """Contract two operands to the indices `out` (any order) with one matmul. `order`:
+    the final output's index order, when this is the last contraction."""
     keep = set(out)
     sa, a = _single(sa, a, keep | set(sb))
     sb, b = _single(sb, b, keep | set(sa))
+    if order and order[-1] in sa and order[-1] not in sb:
+        # The output's last index should be the product's column index, so that the
+        # final transpose leaves it contiguous: loops reading the result then run
+        # along memory (GMM's (n, k, d) einsum read a (k, d, n) product with stride n).
+        sa, a, sb, b = sb, b, sa, a
     batch = [c for c in sa if c in sb and c in keep]
     contract_ = [c for c in sa if c in sb and c not in keep]
     free_a = [c for c in sa if c not in sb]
@@ -164,7 +170,8 @@ def einsum(subscripts, *operands):
         spec, x = specs[0], xs[0]
         for i in range(1, len(xs)):
             later = set("".join(specs[i + 1:]))
-            spec, x = _pair(spec, x, specs[i], xs[i], set(out) | later)
+            spec, x = _pair(spec, x, specs[i], xs[i], set(out) | later,
+                            order=out if i == len(xs) - 1 else "")
     if sorted(spec) != sorted(out):
         raise ShapeError(with_location(f"einsum: output indices {out!r} not all present"))
     return transpose(x, [spec.index(c) for c in out]) if spec != out else x
