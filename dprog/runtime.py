@@ -84,13 +84,12 @@ def make_executable(graph, in_avals, device="cpu"):
     if backend != "cpu":
         raise UnsupportedError(with_location(
             f"dp.config.backend must be '' (compiled CPU kernels) or 'reference', got {backend!r}"))
-    from .passes.fuse import fuse
-    from .passes.fuse_rows import fuse_rows
+    from .passes import CPU_FUSION, CUDA_FUSION, run_pipeline
     if device == "cuda":
         from .codegen.cuda_executable import CudaExecutable
-        return CudaExecutable(fuse(graph), in_avals)
+        return CudaExecutable(run_pipeline(graph, CUDA_FUSION), in_avals)
     from .codegen.cpu_driver import CpuExecutable
-    return CpuExecutable(fuse_rows(fuse(graph, absorb_views=True)), in_avals)
+    return CpuExecutable(run_pipeline(graph, CPU_FUSION), in_avals)
 
 
 def _fresh(out, args):

@@ -14,8 +14,8 @@ from .merge_extended import merge_extended
 from .simplify import simplify
 
 # The order matters: simplify exposes common subexpressions, CSE merges them, and DCE
-# removes what the rewrites left unused. Fusion is not here: it belongs to the backends
-# (passes/fuse.py), which run it after this pipeline.
+# removes what the rewrites left unused. Fusion belongs to the backends, which run their
+# own table (below) after this pipeline.
 PIPELINE = [
     ("dce", dce),
     ("simplify", simplify),
@@ -25,6 +25,28 @@ PIPELINE = [
     ("simplify_after_cse", simplify),
     ("dce_after_cse", dce),
 ]
+
+
+def _fuse_for_cpu(graph):
+    from .fuse import fuse
+    return fuse(graph, absorb_views=True)  # the CPU code generator reads views by index
+
+
+def _fuse_for_cuda(graph):
+    from .fuse import fuse
+    return fuse(graph)
+
+
+def _fuse_rows(graph):
+    from .fuse_rows import fuse_rows
+    return fuse_rows(graph)
+
+
+# Fusion, per backend: loops over one iteration space become fusion nodes (fuse.py);
+# on the CPU, loops that meet at a reduction over the inner dims then become one row
+# kernel with several passes per row (fuse_rows.py).
+CPU_FUSION = [("fuse", _fuse_for_cpu), ("fuse_rows", _fuse_rows)]
+CUDA_FUSION = [("fuse", _fuse_for_cuda)]
 
 timings = {}  # pass name -> total seconds spent in it in this process
 
