@@ -73,7 +73,7 @@ class _Plan:
         level = value_level(out.aval, self.full, self.k)
         self.level[out.id] = level
         earliest = max([max(self._when(x)) for x in node.inputs] + [0])
-        if node.op.kind is Kind.MOVEMENT and self.level.get(node.inputs[0].id) == "array":
+        if node.op.kind is Kind.MOVEMENT and self.level.get(getattr(node.inputs[0], "id", None)) == "array":
             earliest = 0
         if level == "full":
             self.pass_of[out.id] = earliest

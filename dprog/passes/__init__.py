@@ -37,16 +37,22 @@ def _fuse_for_cuda(graph):
     return fuse(graph)
 
 
+def _inline_checkpoints(graph):
+    from .inline_checkpoints import inline_checkpoints
+    return inline_checkpoints(graph)
+
+
 def _fuse_rows(graph):
     from .fuse_rows import fuse_rows
     return fuse_rows(graph)
 
 
-# Fusion, per backend: loops over one iteration space become fusion nodes (fuse.py);
+# Fusion, per backend: checkpoint bodies are inlined so fusion sees through them
+# (inline_checkpoints.py); loops over one iteration space become fusion nodes (fuse.py);
 # on the CPU, loops that meet at a reduction over the inner dims then become one row
 # kernel with several passes per row (fuse_rows.py).
-CPU_FUSION = [("fuse", _fuse_for_cpu), ("fuse_rows", _fuse_rows)]
-CUDA_FUSION = [("fuse", _fuse_for_cuda)]
+CPU_FUSION = [("inline_checkpoints", _inline_checkpoints), ("fuse", _fuse_for_cpu), ("fuse_rows", _fuse_rows)]
+CUDA_FUSION = [("inline_checkpoints", _inline_checkpoints), ("fuse", _fuse_for_cuda)]
 
 timings = {}  # pass name -> total seconds spent in it in this process
 

@@ -76,6 +76,9 @@ PROGRAMS = [
      [floats(5, 6)]),
     ("integer rows", lambda i: i - dnp.max(i, axis=1, keepdims=True) + dnp.sum(i, axis=1, keepdims=True),
      [lambda: rng.integers(-50, 50, (6, 5))]),
+    ("broadcast constant (the cotangent of a sum)", dp.grad(lambda x: dnp.sum(softmax(x) * x)), [floats(4, 9)]),
+    ("checkpointed block, inlined", dp.grad(lambda x: dnp.sum(dp.checkpoint(lambda y: dnp.sin(y) * 1.01)(x))),
+     [floats(50)]),
     ("min and max", lambda x: (x - dnp.min(x, axis=1, keepdims=True)) / (dnp.max(x, axis=1, keepdims=True) + 10.0),
      [floats(6, 9)]),
 ]

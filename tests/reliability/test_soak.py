@@ -64,10 +64,6 @@ def test_checkpoint_gives_the_same_gradient():
     np.testing.assert_allclose(ckpt, plain, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dp.checkpoint runs its body as a separate (unfused) executable, so the recomputed "
-    "block materialises every intermediate: 10x the peak of the fused un-checkpointed "
-    "gradient (16 MB vs 1.6 MB for 200k float64)"))
 def test_checkpoint_does_not_raise_peak_memory_of_a_fused_chain():
     x = np.linspace(0, 1, 200_000)
     plain, _ = _peak(dp.jit(dp.grad(lambda a: _chain(a, False))), x)
