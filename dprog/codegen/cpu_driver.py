@@ -11,7 +11,7 @@ import numpy as np
 
 from ..ir import Literal
 from . import cpu_blas, module_cache
-from .cpu_kernel import HEADER, kernel_source
+from .cpu_kernel import HEADER, kernel_source, reduction_arg_shape
 from .expressions import typed_constant
 from .cpu_plan import plan
 
@@ -180,8 +180,7 @@ class CpuExecutable:
         out_args = []
         for v, o, b in zip(node.outs, outs, step.outs):
             if v.id in step.reduce_inits:
-                axes = next(n.params["axes"] for n in sub.nodes if n.outs[0] is v)
-                kshape = tuple(1 if d in axes else n for d, n in enumerate(shape))
+                kshape = reduction_arg_shape(sub, v, shape, step.flat)
                 init = typed_constant(step.reduce_inits[v.id], v.aval.dtype)
                 lines += _allocate(o, b, fill=init)
                 out_args.append(f"{o}.reshape({kshape})")

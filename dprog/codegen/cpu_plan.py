@@ -142,9 +142,11 @@ def plan(graph):
             step = Step(node, "kernel", i)
             sub = node.params["graph"]
             has_iota = any(n.op is iota_p for n in sub.nodes)
-            has_reduce = any(n.op.kind.value == "reduction" for n in sub.nodes)
             has_views = any(n.op.kind.value == "movement" for n in sub.nodes)
-            step.flat = (not has_iota and not has_reduce and not has_views
+            # A flat loop can reduce too, when every reduction is over all axes.
+            partial_reduce = any(tuple(sorted(n.params["axes"])) != tuple(range(n.inputs[0].aval.ndim))
+                                 for n in sub.nodes if n.op.kind.value == "reduction")
+            step.flat = (not has_iota and not partial_reduce and not has_views
                          and len(node.params["shape"]) > 1  # rank 0: no loop at all; rank 1: flat already
                          and all(b.contiguous for b in ins if b.var.aval.ndim))
             # The parallel variant splits the outermost loop, which must not be reduced.
