@@ -147,6 +147,14 @@ class CpuExecutable:
                 out_b = step.outs[0]
                 lines += _allocate(outs[0], out_b)
                 lines.append(f"blas_matmul({ins[0]}, {ins[1]}, {outs[0]})")
+            elif step.kind == "loop":
+                # One compiled function runs the whole loop (cpu_loop.py), writing its
+                # results into the buffers given.
+                fn = f"loop{step.index}"
+                ns[fn] = step.loop
+                for o, b in zip(outs, step.outs):
+                    lines += _allocate(o, b)
+                lines.append(f"{fn}({', '.join(ins + outs)})")
             else:
                 fn = f"op{step.index}"
                 ns[fn] = _bound_impl(node)
