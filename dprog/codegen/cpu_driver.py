@@ -102,6 +102,11 @@ class CpuExecutable:
         finally:
             pool.append(ws)
 
+    def workspace_bytes(self):
+        """Bytes of pooled temporaries held between calls (a native loop's stacked ys
+        among them): memory a call uses that its own allocations no longer show."""
+        return sum(a.nbytes for ws in self._pool for a in ws if a is not None)
+
     # ------------------------------------------------------------------ generation
 
     def _generate(self):
