@@ -219,6 +219,8 @@ def test_particles_forward_and_backward_scans_go_native():
     loops = [s.loop for s in executable(jitted).steps if s.kind == "loop"]
     assert len(loops) == 2 and [lp.node.params["reverse"] for lp in loops] == [False, True]
     assert all(isinstance(lp, cpu_loop.NativeLoop) and not lp.parallel for lp in loops)
+    # float32 stays float32: typed constants and buffers only
+    assert not any("float64" in lp.source for lp in loops)
     assert not any(s.kind == "impl" for s in executable(jitted).steps if s.node.op.name == "scan")
 
 
@@ -274,3 +276,25 @@ def test_a_loop_numba_cannot_compile_falls_back_with_one_warning(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert_same(jitted(c, xs), got)  # the Python loop from now on, without warning again
+
+
+
+def test_body_constants_reach_the_loop():
+    """A derived body may hold concrete constants (graph.consts, which a derivative rule
+    captured) besides its inputs: the native loop passes them after the operands."""
+    from dprog.ir import Node, Var
+    from dprog.ops.control_loops import scan_p
+    w, s = f32(3), np.float32(0.25)
+    graph = dp.make_graph(lambda w, s, c, x: (c * w + x * s, c - w))(w, s, f32(3), f32(3))
+    body = graph.replace(invars=graph.invars[2:], constvars=graph.invars[:2], consts=[w, s])
+    c, xs = f32(3), f32(5, 3)
+    params = dict(body=body, num_consts=0, num_carry=1, length=5, reverse=False)
+    operands = [Var(body.in_avals[0]), Var(body.in_avals[1].update(shape=(5, 3)))]
+    outs = [Var(a) for a in scan_p.abstract_eval([v.aval for v in operands], params)]
+    lp = cpu_loop.native_loop(Node(scan_p, operands, params, outs))
+    assert lp is not None and len(lp.const_values) == 2
+    carry, ys = np.empty(3, np.float32), np.empty((5, 3), np.float32)
+    lp(c, xs, carry, ys)
+    want_carry, want_ys = scan_p.impl(c, xs, **params)  # the reference interpreter's loop
+    np.testing.assert_allclose(carry, want_carry, rtol=1e-6)
+    np.testing.assert_allclose(ys, want_ys, rtol=1e-6)
