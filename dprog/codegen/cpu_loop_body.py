@@ -3,8 +3,9 @@
 The native loops of cpu_loop.py run a scan or while body once per iteration inside one
 compiled function. This module plans the body like any CPU graph (fusion, then one step
 per node) and writes its steps as nopython source instead of driver lines: kernel calls
-(the kernels go into the same generated module) and NumPy view operations. A body with
-any other step (BLAS, gathers, nested control flow, NumPy reductions) is not inlinable.
+(the kernels go into the same generated module) and NumPy view operations. A lone
+reduction, which the driver hands to NumPy, is a kernel here. A body with any other
+step (BLAS, gathers, concatenation, nested control flow) is not inlinable.
 
 Values inside the generated code: rank-0 values are scalars (as kernels take them), all
 others arrays. Every array that enters the loop is a writable C-contiguous array, and
