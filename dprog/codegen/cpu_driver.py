@@ -11,7 +11,7 @@ import numpy as np
 
 from ..ir import Literal
 from . import cpu_blas, module_cache, numba_startup
-from .cpu_kernel import HEADER, kernel_source
+from .cpu_kernel import HEADER, kernel_source, reduction_arg_shape
 from .cpu_row_kernel import row_kernel_source
 from .expressions import typed_constant
 from .cpu_plan import plan
@@ -108,6 +108,11 @@ class CpuExecutable:
         finally:
             pool.append(ws)
 
+    def workspace_bytes(self):
+        """Bytes of pooled temporaries held between calls (a native loop's stacked ys
+        among them): memory a call uses that its own allocations no longer show."""
+        return sum(a.nbytes for ws in self._pool for a in ws if a is not None)
+
     # ------------------------------------------------------------------ generation
 
     def _generate(self):
@@ -153,6 +158,14 @@ class CpuExecutable:
                 out_b = step.outs[0]
                 lines += _allocate(outs[0], out_b)
                 lines.append(f"blas_matmul({ins[0]}, {ins[1]}, {outs[0]})")
+            elif step.kind == "loop":
+                # One compiled function runs the whole loop (cpu_loop.py), writing its
+                # results into the buffers given.
+                fn = f"loop{step.index}"
+                ns[fn] = step.loop
+                for o, b in zip(outs, step.outs):
+                    lines += _allocate(o, b)
+                lines.append(f"{fn}({', '.join(ins + outs)})")
             else:
                 fn = f"op{step.index}"
                 ns[fn] = _bound_impl(node)
@@ -193,8 +206,7 @@ class CpuExecutable:
         out_args = []
         for v, o, b in zip(node.outs, outs, step.outs):
             if v.id in step.reduce_inits:
-                axes = next(n.params["axes"] for n in sub.nodes if n.outs[0] is v)
-                kshape = tuple(1 if d in axes else n for d, n in enumerate(shape))
+                kshape = reduction_arg_shape(sub, v, shape, step.flat)
                 init = typed_constant(step.reduce_inits[v.id], v.aval.dtype)
                 lines += _allocate(o, b, fill=init)
                 out_args.append(f"{o}.reshape({kshape})")

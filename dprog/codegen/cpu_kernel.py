@@ -12,8 +12,12 @@
 
 Arrays arrive with the iteration shape (inputs are broadcast views made by the driver);
 reduction outputs arrive with size-1 dims at the reduced axes and already hold the
-reduction's initial value. Rank-0 inputs arrive as scalars.
+reduction's initial value. Rank-0 inputs arrive as scalars. A flat kernel (ndim 1 over
+a higher-rank group, every operand C-contiguous) may hold reductions over all axes only:
+they reduce its one dim, and their outputs arrive with shape (1,).
 """
+import numpy as np
+
 from .expressions import GroupBody
 
 def _kernels_source_hash():
@@ -42,6 +46,22 @@ from dprog.kernels import vecmath as vm
 """
 
 
+def kernel_axes(node, ndim):
+    """A reduction node's axes in kernel dims."""
+    if ndim == 1 and node.inputs[0].aval.ndim > 1:  # flat: a reduction over every axis
+        return (0,)
+    return tuple(node.params["axes"])
+
+
+def reduction_arg_shape(graph, var, shape, flat):
+    """The shape a kernel over `shape` takes reduction output `var` in: size 1 at the
+    reduced axes (a flat kernel's one axis included)."""
+    node = next(n for n in graph.nodes if n.outs[0] is var)
+    axes = kernel_axes(node, 1 if flat else len(shape))
+    kshape = (int(np.prod(shape, dtype=np.int64)),) if flat else tuple(shape)
+    return tuple(1 if d in axes else n for d, n in enumerate(kshape))
+
+
 def kernel_layout(graph, ndim):
     """Which sub-graph inputs are arrays (True) or scalars (False), and the outputs split
     into full-shape outputs and reductions (with their axes in kernel dims)."""
@@ -50,7 +70,7 @@ def kernel_layout(graph, ndim):
     outputs = []
     for v in graph.outvars:
         node = reduce_of.get(v.id)
-        outputs.append(("reduce", node.params["axes"]) if node is not None else ("full", None))
+        outputs.append(("reduce", kernel_axes(node, ndim)) if node is not None else ("full", None))
     return array_inputs, outputs
 
 
@@ -79,7 +99,7 @@ def kernel_source(graph, ndim, parallel, name="kernel"):
     body = GroupBody(graph, idx, input_exprs,
                      array_names={v.id: n for v, n in zip(graph.invars, in_names) if v.aval.ndim})
     reductions = {node.outs[0].id: (node, value) for node, value in body.reductions}
-    red_axes = [set(reductions[v.id][0].params["axes"]) for v in graph.outvars if v.id in reductions]
+    red_axes = [set(kernel_axes(reductions[v.id][0], ndim)) for v in graph.outvars if v.id in reductions]
     suffix = _suffix_start([frozenset(a) for a in red_axes], ndim)
     reduced_dims = set().union(*red_axes) if red_axes else set()
 
@@ -100,7 +120,7 @@ def kernel_source(graph, ndim, parallel, name="kernel"):
                 if v.id in reductions:
                     node, _ = reductions[v.id]
                     acc = f"acc_{out}"
-                    index = red_index(node.params["axes"])
+                    index = red_index(kernel_axes(node, ndim))
                     emit(f"{acc} = {out}[{index}]")
                     accs.append((acc, out, index, node.op.expr))
         loop = "prange" if (parallel and d == 0 and 0 not in reduced_dims) else "range"

@@ -93,16 +93,17 @@ def view_strides(node, src):
 
 
 class Step:
-    __slots__ = ("node", "kind", "outs", "flat", "parallel", "reduce_inits", "index")
+    __slots__ = ("node", "kind", "outs", "flat", "parallel", "reduce_inits", "index", "loop")
 
     def __init__(self, node, kind, index):
         self.node = node
-        self.kind = kind          # "kernel" | "matmul" | "view" | "impl"
+        self.kind = kind          # "kernel" | "matmul" | "view" | "loop" | "impl"
         self.index = index
         self.outs = []
         self.flat = False
         self.parallel = False
         self.reduce_inits = {}
+        self.loop = None          # "loop" steps: the NativeLoop (codegen/cpu_loop.py) running the node
 
 
 def _lone_reduction(node):
@@ -117,7 +118,11 @@ def _lone_reduction(node):
     return Node(inner.op, list(node.inputs), inner.params, list(node.outs), node.loc)
 
 
-def plan(graph):
+def plan(graph, numpy_reductions=True, native_loops=True):
+    """Steps and buffers of `graph`. numpy_reductions: run a lone reduction of a
+    materialised array with NumPy (off where the plan is inlined into Numba code).
+    native_loops: run scans and while loops whose bodies are simple enough as one
+    compiled loop (see cpu_loop.py) instead of one driver call per iteration."""
     buffers = {}
     # Inputs are planned as C-contiguous (what callers pass nearly always); anything
     # else still runs correctly, as flat views and BLAS calls copy strided data.
@@ -133,7 +138,7 @@ def plan(graph):
         for b in ins:
             b.base.last_use = i
             b.last_use = i
-        if node.op is fusion_p and _lone_reduction(node) is not None:
+        if numpy_reductions and node.op is fusion_p and _lone_reduction(node) is not None:
             # A reduction of a materialised array and nothing else: NumPy's own loops
             # (pairwise sums, SIMD max/min with NaN propagation) beat a scalar loop nest.
             node = _lone_reduction(node)
@@ -149,9 +154,11 @@ def plan(graph):
             step = Step(node, "kernel", i)
             sub = node.params["graph"]
             has_iota = any(n.op is iota_p for n in sub.nodes)
-            has_reduce = any(n.op.kind.value == "reduction" for n in sub.nodes)
             has_views = any(n.op.kind.value == "movement" for n in sub.nodes)
-            step.flat = (not has_iota and not has_reduce and not has_views
+            # A flat loop can reduce too, when every reduction is over all axes.
+            partial_reduce = any(tuple(sorted(n.params["axes"])) != tuple(range(n.inputs[0].aval.ndim))
+                                 for n in sub.nodes if n.op.kind.value == "reduction")
+            step.flat = (not has_iota and not partial_reduce and not has_views
                          and len(node.params["shape"]) > 1  # rank 0: no loop at all; rank 1: flat already
                          and all(b.contiguous for b in ins if b.var.aval.ndim))
             # The parallel variant splits the outermost loop, which must not be reduced.
@@ -167,6 +174,11 @@ def plan(graph):
             step, kind = Step(node, "matmul", i), "temp"
         elif node.op in VIEW_OPS:
             step, kind = Step(node, "view", i), "view"
+        elif native_loops and (loop := _native_loop(node)) is not None:
+            # It writes its results into buffers the driver allocates, like a kernel:
+            # those not returned are pooled (a scan's stacked ys are reused across calls).
+            step, kind = Step(node, "loop", i), "temp"
+            step.loop = loop
         else:
             step, kind = Step(node, "impl", i), "other"
         for v in node.outs:
@@ -185,6 +197,12 @@ def plan(graph):
         steps.append(step)
     _assign_slots(graph, steps, buffers)
     return steps, buffers
+
+
+def _native_loop(node):
+    """The compiled loop running a scan or while node, or None where it cannot."""
+    from . import cpu_loop  # here: cpu_loop plans loop bodies with this module
+    return cpu_loop.native_loop(node)
 
 
 def _assign_slots(graph, steps, buffers):

@@ -47,6 +47,7 @@ PROGRAMS = [
     ("grad of softmax loss", dp.grad(lambda x: dnp.sum(softmax(x) ** 2)), [(5, 7)]),
     ("gather", lambda x, i: x[i] * 2.0, [(10, 3), ("idx", (4,))]),
     ("scalar math", lambda x: dnp.sum(x) * 2.0 + dnp.max(x), [(3,)]),
+    ("fused full reductions", lambda x, y: (dnp.sum(x * y), dnp.max(x - y), x * y), [(37, 3, 2), (37, 3, 2)]),
 ]
 
 
@@ -84,6 +85,25 @@ def test_softmax_is_three_kernels_and_fuses_its_elementwise_ops():
     assert len(kernels) == 3  # max; exp and its sum; the division
     exp_group = kernels[1].params["graph"]
     assert [n.op.name for n in exp_group.nodes] == ["sub", "exp", "reduce_sum"]
+
+
+def test_full_reductions_run_in_a_flat_loop():
+    # A group whose reductions are over every axis loops over the data once, in 1-D (the
+    # inner loop of a (1000, 2) nest would have two iterations and not vectorise).
+    x = rng.standard_normal((1000, 2)).astype(np.float32)
+    f = dp.jit(lambda x, y: (dnp.sum(x * y), x * y + 1.0))
+    total, prod = f(x, 2 * x)
+    np.testing.assert_allclose(total, np.sum(2 * x * x, dtype=np.float64), rtol=1e-5)
+    np.testing.assert_allclose(prod, 2 * x * x + 1.0, rtol=1e-6)
+    (entry,) = f._cache.values()
+    (step,) = [s for s in entry.executable.steps if s.kind == "kernel"]
+    assert step.flat and step.reduce_inits
+    assert ".reshape((1,))" in entry.executable.source
+    # a reduction over some axes only keeps the loop nest
+    g = dp.jit(lambda x: dnp.sum(x * x, axis=1))
+    g(x)
+    (entry,) = g._cache.values()
+    assert not any(s.flat for s in entry.executable.steps if s.kind == "kernel")
 
 
 def test_new_batch_size_reuses_compiled_kernels():
