@@ -5,48 +5,36 @@ view, call BLAS), so a call costs a handful of attribute loads and kernel dispat
 an interpreter loop over nodes. Pooled temporaries live in a workspace that is checked
 out per call, so concurrent calls from several threads never share memory.
 """
-import threading
-
 import numpy as np
 
 from ..ir import Literal
-from . import cpu_blas, module_cache, numba_startup
+from . import cpu_blas, cpu_threads, module_cache, numba_startup
 from .cpu_kernel import HEADER, kernel_source, reduction_arg_shape
 from .cpu_row_kernel import row_kernel_source
 from .expressions import typed_constant
 from .cpu_plan import plan
 
-def _choose_threading_layer():
-    """Numba's parallel kernels run on a thread pool. GNU OpenMP's pool kills a child
-    process forked after any parallel call, so we use the workqueue pool, which survives
-    fork but must never run two parallel regions at once: _parallel_lock serialises them.
-    A user's explicit NUMBA_THREADING_LAYER wins."""
-    import os
-    import numba
-    if "NUMBA_THREADING_LAYER" not in os.environ:
-        numba.config.THREADING_LAYER = "workqueue"
-
-
-_choose_threading_layer()
-_parallel_lock = threading.Lock()
 _kernel_cache = {}
+KERNEL_DECORATOR = "@njit(cache=True, error_model='numpy', fastmath={'reassoc', 'contract'}, nogil=True)\n"
 
 
-def _kernel_module(node, ndim, parallel):
-    """The generated module of a fusion node's kernel, shared by every plan."""
+def kernel_body(node, ndim):
+    """Source of a fusion node's kernel function (`def kernel(lo, hi, ...)`)."""
     sub = node.params["graph"]
     if node.params.get("rows") is not None:
-        body = row_kernel_source(sub, node.params["shape"], node.params["rows"], parallel)
-    else:
-        body = kernel_source(sub, ndim, parallel)
-    key = (body, parallel)
-    module = _kernel_cache.get(key)
+        return row_kernel_source(sub, node.params["shape"], node.params["rows"])
+    return kernel_source(sub, ndim)
+
+
+def _kernel_module(node, ndim):
+    """The generated module of a fusion node's kernel, shared by every plan. The same
+    compiled kernel serves serial and parallel steps (cpu_threads.split)."""
+    body = kernel_body(node, ndim)
+    module = _kernel_cache.get(body)
     if module is None:
         numba_startup.prepare()
-        decorator = (f"@njit(cache=True, error_model='numpy', fastmath={{'reassoc', 'contract'}}, "
-                     f"nogil=True{', parallel=True' if parallel else ''})\n")
-        module = module_cache.load_module(HEADER + "\n\n" + decorator + body)
-        _kernel_cache[key] = module
+        module = module_cache.load_module(HEADER + "\n\n" + KERNEL_DECORATOR + body)
+        _kernel_cache[body] = module
     return module
 
 
@@ -54,33 +42,15 @@ class _FirstCall:
     """Stands in the driver's namespace until a kernel's first call, which may load it
     from the disk cache (and recover from a corrupt entry); then it puts the kernel
     itself there, so later calls pay nothing extra."""
+    compiled = False  # cpu_threads.split runs a first call on one thread, whole
 
-    def __init__(self, module, namespace, name, parallel):
-        self.module, self.namespace, self.name, self.parallel = module, namespace, name, parallel
+    def __init__(self, module, namespace, name):
+        self.module, self.namespace, self.name = module, namespace, name
 
     def __call__(self, *args):
-        with _parallel_lock if self.parallel else _no_lock:
-            result, fn = module_cache.call_guarded(self.module, "kernel", args)
-        self.namespace[self.name] = _locked(fn) if self.parallel else fn
+        result, fn = module_cache.call_guarded(self.module, "kernel", args)
+        self.namespace[self.name] = fn
         return result
-
-
-class _NoLock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-_no_lock = _NoLock()
-
-
-def _locked(fn):
-    def call(*args):
-        with _parallel_lock:
-            return fn(*args)
-    return call
 
 
 class CpuExecutable:
@@ -117,7 +87,7 @@ class CpuExecutable:
 
     def _generate(self):
         graph = self.graph
-        ns = {"np": np, "blas_matmul": cpu_blas.matmul}
+        ns = {"np": np, "blas_matmul": cpu_blas.matmul, "split": cpu_threads.split}
         names = {}
         lines = []
 
@@ -194,14 +164,14 @@ class CpuExecutable:
         shape = tuple(node.params["shape"])
         ndim = 1 if step.flat else len(shape)
         kname = f"k{step.index}"
-        ns[kname] = _FirstCall(_kernel_module(node, ndim, step.parallel), ns, kname, step.parallel)
+        ns[kname] = _FirstCall(_kernel_module(node, ndim), ns, kname)
         lines = []
         if node.params.get("rows") is not None:
             # Row kernels take every array in its own shape and index it themselves.
             for o, b in zip(outs, step.outs):
                 lines += _allocate(o, b)
             in_args = [f"{name}[()]" if x.aval.ndim == 0 else name for x, name in zip(node.inputs, ins)]
-            lines.append(f"{kname}({', '.join([str(n) for n in shape] + outs + in_args)})")
+            lines.append(_call_line(kname, step, [str(n) for n in shape], outs + in_args))
             return lines
         out_args = []
         for v, o, b in zip(node.outs, outs, step.outs):
@@ -222,8 +192,18 @@ class CpuExecutable:
             else:
                 in_args.append(name)
         sizes = [str(int(np.prod(shape, dtype=np.int64)))] if step.flat else [str(n) for n in shape]
-        lines.append(f"{kname}({', '.join(sizes + out_args + in_args)})")
+        lines.append(_call_line(kname, step, sizes, out_args + in_args))
         return lines
+
+
+def _call_line(kname, step, sizes, arrays):
+    """The driver line calling a kernel: its whole outermost loop, or (parallel steps)
+    that loop split across threads."""
+    extent = sizes[0] if sizes else "1"
+    rest = ", ".join(sizes + arrays)
+    if step.parallel:
+        return f"split({kname}, {extent}, {step.flat}, {rest})"
+    return f"{kname}(0, {extent}, {rest})"
 
 
 def _allocate(name, buffer, fill=None):

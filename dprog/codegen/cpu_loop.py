@@ -95,7 +95,7 @@ def _native_scan(node):
     lines += ["    " + line for line in inner]
     lines += _store_carries(results[:nc], carries, c_avals)
     source = _module_source(body.kernel_source(), args + g_args + results, lines)
-    return NativeLoop(node, source, avals, g_values, body.parallel)
+    return NativeLoop(node, source, avals, g_values)
 
 
 def _store_lines(target, value, shape, prefix):
@@ -169,7 +169,7 @@ def _native_while(node):
     lines += _store_carries(results, carries, c_avals)
     source = _module_source(cond.kernel_source() + "\n\n" + body.kernel_source(),
                             args + pg_args + bg_args + results, lines)
-    return NativeLoop(node, source, avals, pg_values + bg_values, cond.parallel or body.parallel)
+    return NativeLoop(node, source, avals, pg_values + bg_values)
 
 
 # ------------------------------------------------------------------------ the module
@@ -197,12 +197,11 @@ class NativeLoop:
     first call loads (or compiles) the module; if Numba cannot compile it, the node's
     Python loop runs instead from then on, with one warning."""
 
-    def __init__(self, node, source, operand_avals, const_values, parallel):
+    def __init__(self, node, source, operand_avals, const_values):
         self.node = node
         self.source = source
         self.operand_avals = operand_avals
         self.const_values = const_values
-        self.parallel = parallel    # some kernel runs prange: hold the parallel lock
         self._module = module_cache.load_module(source)
         self._fn = None
         self._failed = False
@@ -215,13 +214,11 @@ class NativeLoop:
         leaves = [_operand(x, a) for x, a in zip(operands, self.operand_avals)]
         leaves += self.const_values
         leaves += results
-        from .cpu_driver import _no_lock, _parallel_lock
-        with _parallel_lock if self.parallel else _no_lock:
-            if self._fn is not None:
-                self._fn(*leaves)
-            elif not self._first_call(leaves):
-                self._failed = True
-        if self._failed:  # (outside the lock: the Python loop's kernels take it too)
+        if self._fn is not None:
+            self._fn(*leaves)
+        elif not self._first_call(leaves):
+            self._failed = True
+        if self._failed:
             self._fallback(operands, results)
 
     def _first_call(self, leaves):

@@ -63,19 +63,20 @@ class InlineGraph:
         self.steps, self.buffers = plan(self.graph, numpy_reductions=False, native_loops=False)
         # Kernels and views have Numba forms; BLAS, gathers, nested control flow and
         # the other impl steps do not.
-        self.supported = all(s.kind in ("kernel", "view") for s in self.steps)
+        # A body big enough for parallel kernels stays a Python loop, whose kernel calls
+        # are split across threads (cpu_threads.py); inside compiled code they would run
+        # on one thread, and the per-step driver call is small next to such a body.
+        self.supported = all(s.kind in ("kernel", "view") and not s.parallel for s in self.steps)
         self.kernels = []  # (function name, source) of each kernel step
         self._slots = {}   # workspace slot -> (shape, dtype)
         if not self.supported:
             return
-        self.parallel = any(s.parallel for s in self.steps if s.kind == "kernel")
         for step in self.steps:
             if step.kind == "kernel":
                 shape = tuple(step.node.params["shape"])
                 name = f"{prefix}k{step.index}"
                 ndim = 1 if step.flat else len(shape)
-                self.kernels.append((name, kernel_source(step.node.params["graph"], ndim,
-                                                         step.parallel, name=name)))
+                self.kernels.append((name, kernel_source(step.node.params["graph"], ndim, name=name)))
             for b in step.outs:
                 if b.slot is not None:
                     self._slots[b.slot] = (b.var.aval.shape, b.var.aval.dtype)
@@ -83,9 +84,8 @@ class InlineGraph:
     def kernel_source(self):
         """The module text of this graph's kernels, one njit function each."""
         parts = []
-        for (name, source), step in zip(self.kernels, [s for s in self.steps if s.kind == "kernel"]):
-            flags = KERNEL_FLAGS + (", parallel=True" if step.parallel else "")
-            parts.append(f"@njit({flags})\n{source}")
+        for name, source in self.kernels:
+            parts.append(f"@njit({KERNEL_FLAGS})\n{source}")
         return "\n\n".join(parts)
 
     def setup_lines(self):
@@ -164,7 +164,8 @@ class InlineGraph:
                 in_args.append(value.expr)
         sizes = [str(size)] if step.flat else [str(n) for n in shape]
         kname = f"{self.prefix}k{step.index}"
-        lines.append(f"{kname}({', '.join(sizes + out_args + in_args)})")
+        extent = sizes[0] if sizes else "1"
+        lines.append(f"{kname}({', '.join(['0', extent] + sizes + out_args + in_args)})")
         return lines + after
 
 

@@ -1,7 +1,7 @@
 """Numba CPU source for a row kernel: a fusion node with params["rows"] = k.
 
-    def kernel(n0, n1, out0, in0, in1):
-        for i0 in prange(n0):              # outer dims (prange only when parallel)
+    def kernel(lo, hi, n0, n1, out0, in0, in1):
+        for i0 in range(lo, hi):           # outer dims (a slice of the first: cpu_threads.py)
             r0 = in1[i0]                   # row inputs, read once per row
             acc0 = np.float32(-np.inf)
             for i1 in range(n1):           # pass 0
@@ -25,7 +25,8 @@ from ..ir import Literal
 from ..ops.misc import iota_p
 from ..ops.record import Kind
 from ..passes.fuse_rows import keeps_rows, value_level
-from .expressions import cast_expr, op_expression, typed_constant, view_index
+from .cpu_kernel import OUTER_LOOP
+from .expressions import iota_expr, op_expression, typed_constant, view_index
 
 
 class _Plan:
@@ -94,7 +95,7 @@ class _Plan:
         return node.op.kind is Kind.MOVEMENT and keeps_rows(node, self.full, self.k)
 
 
-def row_kernel_source(graph, full, k, parallel, name="kernel"):
+def row_kernel_source(graph, full, k, name="kernel"):
     full = tuple(full)
     n = len(full)
     plan = _Plan(graph, full, k)
@@ -103,7 +104,7 @@ def row_kernel_source(graph, full, k, parallel, name="kernel"):
     out_names = [f"out{j}" for j in range(len(graph.outvars))]
     out_of = {v.id: o for v, o in zip(graph.outvars, out_names)}
     arrays = {v.id: a for v, a in zip(graph.invars, in_names)}
-    lines = [f"def {name}({', '.join([f'n{d}' for d in range(n)] + out_names + in_names)}):"]
+    lines = [f"def {name}({', '.join(['lo', 'hi'] + [f'n{d}' for d in range(n)] + out_names + in_names)}):"]
     depth = [1]
 
     def emit(text):
@@ -131,7 +132,7 @@ def row_kernel_source(graph, full, k, parallel, name="kernel"):
 
     # Outer loops; row inputs are read once per row.
     for d in range(k):
-        emit(f"for {idx[d]} in {'prange' if parallel and d == 0 else 'range'}(n{d}):")
+        emit(OUTER_LOOP if d == 0 else f"for {idx[d]} in range(n{d}):")
         depth[0] += 1
     for v, a in zip(graph.invars, in_names):
         if plan.level[v.id] == "row" and v.aval.ndim > 0:
@@ -153,8 +154,7 @@ def row_kernel_source(graph, full, k, parallel, name="kernel"):
                 continue
             if node.op is iota_p:
                 axis = node.params["axis"]
-                expr = idx[axis] if axis < k else "0"
-                expr = cast_expr(expr, np.int64, out.aval.dtype)
+                expr = iota_expr(idx[axis] if axis < k else "0", out.aval.dtype)
             else:
                 expr = op_expression(node, [atom(x) for x in node.inputs])
             name = fresh("r")
@@ -208,7 +208,7 @@ def row_kernel_source(graph, full, k, parallel, name="kernel"):
             if node.op.kind is Kind.MOVEMENT:
                 expr = f"{arrays[node.inputs[0].id]}[{view_index(node, idx)}]"
             elif node.op is iota_p:
-                expr = cast_expr(idx[node.params["axis"]], np.int64, out.aval.dtype)
+                expr = iota_expr(idx[node.params["axis"]], out.aval.dtype)
             elif id(node) in narrow:
                 expr = op_expression(node, narrow[id(node)])
             else:

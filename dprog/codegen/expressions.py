@@ -36,6 +36,12 @@ def cast_expr(src, from_dtype, to_dtype):
     return f"np.{to_dtype.name}({src})"
 
 
+def iota_expr(index_name, dtype):
+    """A loop index as a value of `dtype`, through int64 (the CPU kernels' outermost
+    index is unsigned, and Numba turns uint64-int64 arithmetic into float64)."""
+    return cast_expr(f"np.int64({index_name})", np.int64, dtype)
+
+
 def op_template(node):
     """The op record's `expr` template for this node's operand dtype kind."""
     template = node.op.expr
@@ -99,7 +105,7 @@ class GroupBody:
             if node.op.kind.value == "movement" and getattr(src, "id", None) in arrays:
                 expr = f"{arrays[src.id]}[{view_index(node, index_names)}]"
             elif node.op is iota_p:
-                expr = cast_expr(index_names[node.params["axis"]], np.int64, out.aval.dtype)
+                expr = iota_expr(index_names[node.params["axis"]], out.aval.dtype)
             else:
                 expr = expression(node, [self._atom(x) for x in node.inputs])
             self.lines.append(f"{name} = {expr}")

@@ -8,7 +8,7 @@ params["rows"] = k: the kernel loops over the first k dims ("outer", in parallel
 for each outer index, makes several passes over the remaining dims ("inner"), with
 per-row values computed between passes as scalars:
 
-    for i0 in prange(n0):
+    for i0 in range(lo, hi):      # (threads take slices of i0: codegen/cpu_threads.py)
         m = -inf
         for i1 in range(n1): m = max(m, x[i0, i1])        # pass 0
         s = 0

@@ -124,7 +124,7 @@ def test_float32_stays_float32_in_generated_code():
     graph = dp.jit(lambda x: x * 0.5 + 1.0).lower(x)
     from dprog.passes.fuse import fuse
     sub = next(n for n in fuse(graph).nodes if n.op is fusion_p).params["graph"]
-    text = kernel_source(sub, 1, False)
+    text = kernel_source(sub, 1)
     assert "np.float32(0.5)" in text and "np.float32(1.0)" in text
     assert not re.search(r"[^(\w]\d+\.\d+[^)\w]", text.replace("np.float32(0.5)", "").replace("np.float32(1.0)", ""))
 

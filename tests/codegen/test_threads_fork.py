@@ -87,3 +87,17 @@ def test_os_fork_child_runs_kernels():
     data = os.read(r, 100)
     os.waitpid(pid, 0)
     np.testing.assert_allclose(float(data), expected(x, x)[0], rtol=1e-9)
+
+
+def test_parallel_steps_split_one_serial_kernel():
+    from dprog.codegen import cpu_threads
+    f = dp.jit(program)
+    x = np.linspace(-1, 1, N)
+    got = f(x, x)
+    np.testing.assert_allclose(got[1], expected(x, x)[1], rtol=1e-12)
+    (entry,) = f._cache.values()
+    assert "split(" in entry.executable.source  # the big kernels run split across threads
+    for extent, parts, align in [(N, 2, 64), (N + 5, 3, 64), (7, 2, 1), (100, 4, 64)]:
+        edges = cpu_threads.bounds(extent, parts, align)
+        assert edges[0] == 0 and edges[-1] == extent and edges == sorted(edges)
+        assert all(e % align == 0 for e in edges[:-1])
