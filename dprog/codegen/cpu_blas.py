@@ -18,6 +18,10 @@ import numpy as np
 from ..config import config
 
 TOGGLE_MIN_FLOPS = 1e6   # small products run single-threaded in OpenBLAS anyway
+# A stack split across threads must give each thread enough work to pay for handing it
+# over (about 50 us): 25 products of 10x10 by 10x1000 (5 MFLOP) took 480 us split and
+# 330 us in one np.matmul call.
+SPLIT_MIN_FLOPS = 16e6
 
 _pool = {"pid": None, "blas": None}
 _lock = threading.Lock()
@@ -46,7 +50,8 @@ def matmul(a, b, out):
     m, k = a.shape[-2:]
     n = b.shape[-1]
     threads = config.blas_threads
-    if 2.0 * a.size // max(k, 1) * n * k < TOGGLE_MIN_FLOPS:
+    flops = 2.0 * a.size // max(k, 1) * n * k
+    if flops < TOGGLE_MIN_FLOPS:
         return np.matmul(a, b, out=out)
     blas = _numpy_blas()
     if blas is None:
@@ -58,7 +63,7 @@ def matmul(a, b, out):
         # matrix (100 64x64x1000 products took 266 ms with 2 threads on a loaded
         # machine, 26 ms with one). One BLAS thread per product instead, and the
         # stack split across our own threads.
-        stacked = (out.ndim > 2 and out.shape[0] >= 2 and workers > 1
+        stacked = (out.ndim > 2 and out.shape[0] >= 2 and workers > 1 and flops >= SPLIT_MIN_FLOPS
                    and a.shape[:-2] == b.shape[:-2] == out.shape[:-2])
         wanted = 1 if stacked else (threads or previous)
         if previous != wanted:

@@ -112,17 +112,12 @@ def _valid_merge(flat, full, k):
 
 
 class _RowGroup:
-    __slots__ = ("nodes", "full", "splits", "has_reduction")
+    __slots__ = ("nodes", "full", "splits")
 
     def __init__(self, node, full, splits):
         self.nodes = [node]
         self.full = full
         self.splits = splits
-        self.has_reduction = _has_reduction(node)
-
-
-def _has_reduction(node):
-    return node.op is fusion_p and any(n.op.kind is Kind.REDUCTION for n in node.params["graph"].nodes)
 
 
 def _seeds(graph):
@@ -227,7 +222,6 @@ def _try_merge(group, node, graph_pos, consumers):
         return False
     group.nodes = candidate
     group.splits = splits
-    group.has_reduction = group.has_reduction or _has_reduction(node)
     return True
 
 

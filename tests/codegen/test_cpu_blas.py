@@ -17,7 +17,7 @@ rng = np.random.default_rng(3)
 @pytest.mark.parametrize("threads", [None, 1, 2, 3])
 @pytest.mark.parametrize("layout", ["contiguous", "transposed operands", "strided stack"])
 def test_stacked_product_matches_numpy(threads, layout, monkeypatch):
-    k, m, n, p = 7, 64, 48, 80  # above cpu_blas.TOGGLE_MIN_FLOPS
+    k, m, n, p = 7, 128, 96, 160  # above cpu_blas.SPLIT_MIN_FLOPS
     a = rng.standard_normal((k, m, n))
     b = rng.standard_normal((k, n, p))
     if layout == "transposed operands":
@@ -55,7 +55,7 @@ def test_einsum_puts_the_output_last_index_in_the_product_columns():
 
 def test_stacked_products_in_a_forked_child():
     f = dp.jit(lambda a, b: dnp.sum(a @ b))
-    a, b = rng.standard_normal((8, 64, 64)), rng.standard_normal((8, 64, 64))
+    a, b = rng.standard_normal((8, 128, 128)), rng.standard_normal((8, 128, 128))  # split (SPLIT_MIN_FLOPS)
     want = float(np.sum(a @ b))
     np.testing.assert_allclose(f(a, b), want, rtol=1e-10)  # the parent's pool exists now
     r, w = os.pipe()
