@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ir import Literal
 from . import cpu_blas, cpu_threads, module_cache, numba_startup
-from .cpu_kernel import HEADER, kernel_source, reduction_arg_shape
+from .cpu_kernel import HEADER, kernel_axes, kernel_source, reduction_arg_shape
 from .cpu_row_kernel import row_kernel_source
 from .expressions import typed_constant
 from .cpu_plan import plan
@@ -87,7 +87,8 @@ class CpuExecutable:
 
     def _generate(self):
         graph = self.graph
-        ns = {"np": np, "blas_matmul": cpu_blas.matmul, "split": cpu_threads.split}
+        ns = {"np": np, "blas_matmul": cpu_blas.matmul, "split": cpu_threads.split,
+              "split_partials": cpu_threads.split_partials}
         names = {}
         lines = []
 
@@ -171,11 +172,24 @@ class CpuExecutable:
             for o, b in zip(outs, step.outs):
                 lines += _allocate(o, b)
             in_args = [f"{name}[()]" if x.aval.ndim == 0 else name for x, name in zip(node.inputs, ins)]
-            lines.append(_call_line(kname, step, [str(n) for n in shape], outs + in_args))
+            lines.append(_call_line(kname, step, [str(n) for n in shape], outs + in_args, shape))
             return lines
-        out_args = []
+        out_args, partial_positions, combine = [], [], []
+        ndim_k = 1 if step.flat else len(shape)
         for v, o, b in zip(node.outs, outs, step.outs):
-            if v.id in step.reduce_inits:
+            red = next((n for n in sub.nodes if n.outs[0] is v and v.id in step.reduce_inits), None)
+            if red is not None and step.partials and 0 in kernel_axes(red, ndim_k):
+                # One accumulator per slice of the split loop, combined after it.
+                kshape = reduction_arg_shape(sub, v, shape, step.flat)
+                init = typed_constant(step.reduce_inits[v.id], v.aval.dtype)
+                parts = cpu_threads.threads()
+                lines += _allocate(o, b)
+                lines.append(f"{o}p = np.full({(parts,) + kshape}, {init}, np.{v.aval.dtype.name})")
+                partial_positions.append(len(sizes_of(step, shape)) + len(out_args))
+                out_args.append(f"{o}p")
+                ns[f"combine{step.index}_{len(combine)}"] = _combiner(red.op, v.aval.shape)
+                combine.append(f"{o}[...] = combine{step.index}_{len(combine)}({o}p)")
+            elif v.id in step.reduce_inits:
                 kshape = reduction_arg_shape(sub, v, shape, step.flat)
                 init = typed_constant(step.reduce_inits[v.id], v.aval.dtype)
                 lines += _allocate(o, b, fill=init)
@@ -191,18 +205,42 @@ class CpuExecutable:
                 in_args.append(f"{name}.reshape(-1)")
             else:
                 in_args.append(name)
-        sizes = [str(int(np.prod(shape, dtype=np.int64)))] if step.flat else [str(n) for n in shape]
-        lines.append(_call_line(kname, step, sizes, out_args + in_args))
+        sizes = sizes_of(step, shape)
+        if partial_positions:
+            lines.append(f"split_partials({kname}, {sizes[0]}, {_by_element(step, shape)}, {tuple(partial_positions)}, "
+                         f"{', '.join(sizes + out_args + in_args)})")
+            return lines + combine
+        lines.append(_call_line(kname, step, sizes, out_args + in_args, shape))
         return lines
 
 
-def _call_line(kname, step, sizes, arrays):
+def sizes_of(step, shape):
+    """The loop sizes a kernel is called with (one for a flat kernel)."""
+    return [str(int(np.prod(shape, dtype=np.int64)))] if step.flat else [str(n) for n in shape]
+
+
+def _combiner(op, shape):
+    """Combines a reduction's per-slice partial results (stacked on axis 0) with the
+    op's own NumPy implementation."""
+    impl = op.impl
+
+    def combine(partials):
+        return impl(partials, axes=(0,)).reshape(shape)
+    return combine
+
+
+def _by_element(step, shape):
+    """Does the split loop run over single elements (slices then aligned to cache lines)?"""
+    return step.flat or len(shape) == 1
+
+
+def _call_line(kname, step, sizes, arrays, shape):
     """The driver line calling a kernel: its whole outermost loop, or (parallel steps)
     that loop split across threads."""
     extent = sizes[0] if sizes else "1"
     rest = ", ".join(sizes + arrays)
     if step.parallel:
-        return f"split({kname}, {extent}, {step.flat}, {rest})"
+        return f"split({kname}, {extent}, {_by_element(step, shape)}, {rest})"
     return f"{kname}(0, {extent}, {rest})"
 
 

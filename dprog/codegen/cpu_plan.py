@@ -93,7 +93,7 @@ def view_strides(node, src):
 
 
 class Step:
-    __slots__ = ("node", "kind", "outs", "flat", "parallel", "reduce_inits", "index", "loop")
+    __slots__ = ("node", "kind", "outs", "flat", "parallel", "partials", "reduce_inits", "index", "loop")
 
     def __init__(self, node, kind, index):
         self.node = node
@@ -102,6 +102,7 @@ class Step:
         self.outs = []
         self.flat = False
         self.parallel = False
+        self.partials = False     # parallel, reducing over the split dim (cpu_threads.split_partials)
         self.reduce_inits = {}
         self.loop = None          # "loop" steps: the NativeLoop (codegen/cpu_loop.py) running the node
 
@@ -161,10 +162,13 @@ def plan(graph, numpy_reductions=True, native_loops=True):
             step.flat = (not has_iota and not partial_reduce and not has_views
                          and len(node.params["shape"]) > 1  # rank 0: no loop at all; rank 1: flat already
                          and all(b.contiguous for b in ins if b.var.aval.ndim))
-            # The parallel variant splits the outermost loop, which must not be reduced.
-            outer_reduced = any(0 in n.params["axes"] for n in sub.nodes if n.op.kind.value == "reduction")
+            # A parallel step splits the outermost loop across threads; reductions over
+            # it then accumulate one partial result per slice (step.partials).
+            outer_reduced = any(0 in n.params["axes"] or step.flat
+                                for n in sub.nodes if n.op.kind.value == "reduction")
             step.parallel = (int(np.prod(node.params["shape"], dtype=np.int64)) >= PARALLEL_MIN_ELEMENTS
-                             and len(node.params["shape"]) > 0 and not outer_reduced)
+                             and len(node.params["shape"]) > 0)
+            step.partials = step.parallel and outer_reduced
             reduce_nodes = {n.outs[0].id: n for n in sub.nodes if n.op.kind.value == "reduction"}
             for v in node.outs:
                 if v.id in reduce_nodes:

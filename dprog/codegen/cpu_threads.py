@@ -76,3 +76,32 @@ def split(kernel, extent, flat, *args):
         for f in futures:
             f.result()
 
+
+
+def split_partials(kernel, extent, flat, positions, *args):
+    """split() for a kernel that reduces over the split dim: the arguments at `positions`
+    are stacks with one accumulator per slice (axis 0), and slice p gets element p. The
+    caller combines the stack afterwards. Slices run on the pool even with fewer threads
+    than slices (a process forked onto fewer CPUs), so the result does not depend on it."""
+    parts = len(args[positions[0]])
+    if not getattr(kernel, "compiled", True):
+        kernel(0, extent, *_slice_args(args, positions, 0))  # first call, whole, on this thread
+        return
+    edges = bounds(extent, parts, ALIGN if flat else 1)
+    jobs = [(lo, hi, _slice_args(args, positions, p)) for p, (lo, hi) in enumerate(zip(edges, edges[1:]))
+            if hi > lo]
+    pool = _pool()
+    futures = [pool.submit(kernel, lo, hi, *a) for lo, hi, a in jobs[:-1]] if pool else []
+    try:
+        for lo, hi, a in (jobs if pool is None else jobs[-1:]):
+            kernel(lo, hi, *a)
+    finally:
+        for f in futures:
+            f.result()
+
+
+def _slice_args(args, positions, p):
+    args = list(args)
+    for i in positions:
+        args[i] = args[i][p]
+    return args
