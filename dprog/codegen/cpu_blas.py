@@ -16,6 +16,7 @@ import threading
 import numpy as np
 
 from ..config import config
+from . import cpu_threads
 
 TOGGLE_MIN_FLOPS = 1e6   # small products run single-threaded in OpenBLAS anyway
 # A stack split across threads must give each thread enough work to pay for handing it
@@ -77,25 +78,14 @@ def matmul(a, b, out):
                 blas.set_num_threads(previous)
 
 
-def _workers():
-    """Our thread pool for split stacks (made again in a forked child, whose copy of
-    the parent's pool has no threads)."""
-    if _threads["pid"] != os.getpid():
-        from concurrent.futures import ThreadPoolExecutor
-        _threads["pid"] = os.getpid()
-        _threads["pool"] = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
-                                              thread_name_prefix="dprog-blas")
-    return _threads["pool"]
-
-
-_threads = {"pid": None, "pool": None}
-
-
 def _split_stack(a, b, out, parts):
-    """np.matmul over slices of the leading batch axis, one slice per thread (NumPy
-    releases the GIL in BLAS); this thread takes the last slice."""
+    """np.matmul over slices of the leading batch axis, one slice per thread of the
+    kernels' pool (cpu_threads; NumPy releases the GIL in BLAS); this thread takes the
+    last slice."""
     bounds = np.linspace(0, out.shape[0], parts + 1).astype(int)
-    pool = _workers()
+    pool = cpu_threads.pool()
+    if pool is None:
+        return np.matmul(a, b, out=out)
     futures = [pool.submit(np.matmul, a[lo:hi], b[lo:hi], out=out[lo:hi])
                for lo, hi in zip(bounds[:-2], bounds[1:-1])]
     np.matmul(a[bounds[-2]:], b[bounds[-2]:], out=out[bounds[-2]:])

@@ -33,7 +33,8 @@ _state = {"pid": None, "pool": None, "threads": 1}
 _lock = threading.Lock()
 
 
-def _pool():
+def pool():
+    """The worker threads (None with one usable CPU); made again in a forked child."""
     if _state["pid"] != os.getpid():
         with _lock:
             if _state["pid"] != os.getpid():
@@ -48,7 +49,7 @@ def _pool():
 
 def threads():
     """How many slices a parallel kernel is split into."""
-    _pool()
+    pool()
     return _state["threads"]
 
 
@@ -62,13 +63,13 @@ def bounds(extent, parts, align):
 def split(kernel, extent, flat, *args):
     """kernel(lo, hi, *args) over range(extent), in slices run in parallel. `flat`: the
     loop is over elements (slices aligned to cache lines) rather than rows."""
-    pool = _pool()
+    workers = pool()
     parts = min(_state["threads"], extent)
-    if pool is None or parts < 2 or not getattr(kernel, "compiled", True):
+    if workers is None or parts < 2 or not getattr(kernel, "compiled", True):
         # (a kernel's first call loads or compiles it: once, on this thread)
         return kernel(0, extent, *args)
     edges = bounds(extent, parts, ALIGN if flat else 1)
-    futures = [pool.submit(kernel, lo, hi, *args)
+    futures = [workers.submit(kernel, lo, hi, *args)
                for lo, hi in zip(edges[:-2], edges[1:-1]) if hi > lo]
     try:
         kernel(edges[-2], edges[-1], *args)
@@ -90,10 +91,10 @@ def split_partials(kernel, extent, flat, positions, *args):
     edges = bounds(extent, parts, ALIGN if flat else 1)
     jobs = [(lo, hi, _slice_args(args, positions, p)) for p, (lo, hi) in enumerate(zip(edges, edges[1:]))
             if hi > lo]
-    pool = _pool()
-    futures = [pool.submit(kernel, lo, hi, *a) for lo, hi, a in jobs[:-1]] if pool else []
+    workers = pool()
+    futures = [workers.submit(kernel, lo, hi, *a) for lo, hi, a in jobs[:-1]] if workers else []
     try:
-        for lo, hi, a in (jobs if pool is None else jobs[-1:]):
+        for lo, hi, a in (jobs if workers is None else jobs[-1:]):
             kernel(lo, hi, *a)
     finally:
         for f in futures:

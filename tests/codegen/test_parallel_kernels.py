@@ -58,7 +58,7 @@ def test_split_partials_gives_each_slice_its_accumulator(monkeypatch):
     x = np.arange(1000.0)
     for pool_present in (True, False):
         if not pool_present:
-            monkeypatch.setattr(cpu_threads, "_pool", lambda: None)
+            monkeypatch.setattr(cpu_threads, "pool", lambda: None)
         calls.clear()
         partials = np.zeros((3, 1))
         cpu_threads.split_partials(kernel, 1000, True, (0,), partials, x)
