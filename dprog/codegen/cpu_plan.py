@@ -13,7 +13,25 @@ from ..ops.fusion import fusion_p
 from ..ops.misc import iota_p
 from ..ops import shape as sh
 
-PARALLEL_MIN_ELEMENTS = 1 << 17
+# Splitting a loop across threads costs 40-60 us of hand-over (cpu_threads.split, measured
+# on the development machine): a memory-bound loop (x * y + 1, float64) broke even at
+# 2**18 elements and won at 2**19 (390 vs 520 us); loops calling vectorised math
+# (kernels/vecmath) do several times more work per element.
+PARALLEL_MIN_ELEMENTS = 1 << 17          # loops calling vecmath
+PARALLEL_MIN_ELEMENTS_CHEAP = 1 << 19    # loops of plain arithmetic
+
+
+def worth_splitting(size, sub):
+    """Is a loop nest of `size` elements running `sub` worth splitting across threads?"""
+    return size >= (PARALLEL_MIN_ELEMENTS if _calls_vecmath(sub) else PARALLEL_MIN_ELEMENTS_CHEAP)
+
+
+def _calls_vecmath(sub):
+    for n in sub.nodes:
+        templates = n.op.expr.values() if isinstance(n.op.expr, dict) else [n.op.expr]
+        if any(isinstance(t, str) and "vm." in t for t in templates):
+            return True
+    return False
 
 # Movement ops whose NumPy implementation returns a view of its operand.
 VIEW_OPS = (sh.broadcast_in_dim_p, sh.transpose_p, sh.slice_p, sh.rev_p, sh.reshape_p)
@@ -148,6 +166,7 @@ def plan(graph, numpy_reductions=True, native_loops=True):
             # A row kernel (passes/fuse_rows.py): parallel over its outer dims; its
             # reductions finish inside the kernel, so no output is pre-filled.
             step = Step(node, "kernel", i)
+            # (several passes per row: as much work per element as a vecmath loop)
             step.parallel = (node.params["rows"] > 0 and int(np.prod(node.params["shape"], dtype=np.int64))
                              >= PARALLEL_MIN_ELEMENTS)
             kind = "temp"
@@ -166,7 +185,7 @@ def plan(graph, numpy_reductions=True, native_loops=True):
             # it then accumulate one partial result per slice (step.partials).
             outer_reduced = any(0 in n.params["axes"] or step.flat
                                 for n in sub.nodes if n.op.kind.value == "reduction")
-            step.parallel = (int(np.prod(node.params["shape"], dtype=np.int64)) >= PARALLEL_MIN_ELEMENTS
+            step.parallel = (worth_splitting(int(np.prod(node.params["shape"], dtype=np.int64)), sub)
                              and len(node.params["shape"]) > 0)
             step.partials = step.parallel and outer_reduced
             reduce_nodes = {n.outs[0].id: n for n in sub.nodes if n.op.kind.value == "reduction"}

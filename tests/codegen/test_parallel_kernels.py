@@ -8,11 +8,11 @@ import pytest
 import dprog as dp
 import dprog.numpy as dnp
 from dprog.codegen import cpu_threads
-from dprog.codegen.cpu_plan import PARALLEL_MIN_ELEMENTS
+from dprog.codegen.cpu_plan import PARALLEL_MIN_ELEMENTS_CHEAP
 from dprog.config import config
 
 rng = np.random.default_rng(5)
-N = PARALLEL_MIN_ELEMENTS * 2 + 37  # parallel, and not a multiple of the slice alignment
+N = PARALLEL_MIN_ELEMENTS_CHEAP + 37  # parallel, and not a multiple of the slice alignment
 
 
 def reference(fun, *args):

@@ -11,7 +11,7 @@ import dprog as dp
 import dprog.numpy as dnp
 from dprog.codegen import cpu_plan
 
-N = cpu_plan.PARALLEL_MIN_ELEMENTS * 2  # large enough for the parallel kernel variant
+N = cpu_plan.PARALLEL_MIN_ELEMENTS_CHEAP * 2  # large enough for split (parallel) kernels
 
 
 def program(x, y):

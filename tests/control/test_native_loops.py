@@ -12,7 +12,7 @@ import dprog as dp
 import dprog.numpy as dnp
 from benchmarks.workloads import particles
 from dprog.codegen import cpu_loop
-from dprog.codegen.cpu_plan import PARALLEL_MIN_ELEMENTS
+from dprog.codegen.cpu_plan import PARALLEL_MIN_ELEMENTS_CHEAP
 from dprog.config import config
 
 rng = np.random.default_rng(0)
@@ -169,7 +169,7 @@ def nested_scan(x):
 
 
 def big_rows(c):
-    # 512 x 256 = PARALLEL_MIN_ELEMENTS elements per step: the parallel kernel variant
+    # 512 x 1024 = PARALLEL_MIN_ELEMENTS_CHEAP elements per step: a parallel (split) kernel
     return dp.scan(lambda c, _: (c * 0.5 + 1.0, dnp.sum(c, axis=1)), c, None, length=3)
 
 
@@ -197,7 +197,7 @@ PROGRAMS = [
     ("fori_loop, traced bounds", fori_traced, lambda: (f64(3), np.int32(4)), ["loop"]),
     ("matmul body: Python loop", matmul_body, lambda: (f64(2, 3), f64(3, 3)), ["impl"]),
     ("nested scan: Python loop outside", nested_scan, lambda: (f64(2),), ["impl"]),
-    ("parallel kernels: Python loop", big_rows, lambda: (f32(512, PARALLEL_MIN_ELEMENTS // 512),), ["impl"]),
+    ("parallel kernels: Python loop", big_rows, lambda: (f32(512, PARALLEL_MIN_ELEMENTS_CHEAP // 512),), ["impl"]),
 ]
 
 
@@ -227,7 +227,7 @@ def test_particles_forward_and_backward_scans_go_native():
 def test_parallel_body_stays_a_python_loop_of_split_kernels():
     # Inside compiled code a kernel runs on one thread: a body big enough for parallel
     # kernels keeps the Python loop, whose kernel calls are split across threads.
-    x = f32(512, PARALLEL_MIN_ELEMENTS // 512)
+    x = f32(512, PARALLEL_MIN_ELEMENTS_CHEAP // 512)
     jitted, got = compiled(big_rows, x)
     steps = executable(jitted).steps
     assert not [s for s in steps if s.kind == "loop"]
