@@ -78,7 +78,6 @@ def split(kernel, extent, flat, *args):
             f.result()
 
 
-
 def split_partials(kernel, extent, flat, positions, *args):
     """split() for a kernel that reduces over the split dim: the arguments at `positions`
     are stacks with one accumulator per slice (axis 0), and slice p gets element p. The
