@@ -10,20 +10,12 @@ import pytest
 
 import dprog as dp
 import dprog.numpy as dnp
-from dprog.config import config
 from dprog.codegen import cpu_driver
 from dprog.ops.fusion import fusion_p
 
+from support import reference  # tests/support.py
+
 rng = np.random.default_rng(0)
-
-
-def reference(fun, *args):
-    old = config.backend
-    config.backend = "reference"
-    try:
-        return dp.jit(fun)(*args)
-    finally:
-        config.backend = old
 
 
 def softmax(x):

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from support import corrupt_numba_cache  # tests/support.py
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 PROGRAM = r"""
@@ -50,11 +52,8 @@ def test_second_process_loads_compiled_kernels(tmp_path):
 
 def test_corrupted_cache_recompiles_with_one_warning(tmp_path):
     run(str(tmp_path))
-    entries = glob.glob(str(tmp_path / "**" / "*.nbc"), recursive=True)
+    entries = corrupt_numba_cache(tmp_path)
     assert entries
-    for path in entries:
-        with open(path, "wb") as f:
-            f.write(b"\x80\x04garbage that is not a pickle")
     result = run(str(tmp_path))
     assert result["out"] == EXPECTED
     assert len(result["warnings"]) == 1 and "corrupt" in result["warnings"][0]

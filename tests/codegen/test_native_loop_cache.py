@@ -1,13 +1,14 @@
 """Native loops (codegen/cpu_loop.py) use the persistent kernel cache like kernels: a
 second process loads the compiled loop instead of compiling it, and a corrupted entry
 recompiles in memory with one warning."""
-import glob
 import json
 import os
 import subprocess
 import sys
 
 import numpy as np
+
+from support import corrupt_numba_cache  # tests/support.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -56,10 +57,7 @@ def test_second_process_loads_the_compiled_loop(tmp_path):
 
 def test_corrupted_loop_cache_recompiles_with_one_warning(tmp_path):
     run(str(tmp_path))
-    entries = glob.glob(str(tmp_path / "**" / "*.nbc"), recursive=True)
+    entries = corrupt_numba_cache(tmp_path)
     assert entries
-    for path in entries:
-        with open(path, "wb") as f:
-            f.write(b"\x80\x04garbage that is not a pickle")
     result = run(str(tmp_path))
     assert len(result["warnings"]) == 1 and "corrupt" in result["warnings"][0]

@@ -9,19 +9,11 @@ import dprog as dp
 import dprog.numpy as dnp
 from dprog.codegen import cpu_threads
 from dprog.codegen.cpu_plan import PARALLEL_MIN_ELEMENTS_CHEAP
-from dprog.config import config
+
+from support import reference  # tests/support.py
 
 rng = np.random.default_rng(5)
 N = PARALLEL_MIN_ELEMENTS_CHEAP + 37  # parallel, and not a multiple of the slice alignment
-
-
-def reference(fun, *args):
-    old = config.backend
-    config.backend = "reference"
-    try:
-        return dp.jit(fun)(*args)
-    finally:
-        config.backend = old
 
 
 PROGRAMS = [

@@ -7,23 +7,15 @@ import pytest
 
 import dprog as dp
 import dprog.numpy as dnp
-from dprog.config import config
 from dprog.codegen import cpu_driver
 from dprog.codegen.cpu_kernel import OUTER_LOOP
 from dprog.ops.fusion import fusion_p
 from dprog.passes.fuse import fuse
 from dprog.passes.fuse_rows import fuse_rows
 
+from support import reference  # tests/support.py
+
 rng = np.random.default_rng(1)
-
-
-def reference(fun, *args):
-    old = config.backend
-    config.backend = "reference"
-    try:
-        return dp.jit(fun)(*args)
-    finally:
-        config.backend = old
 
 
 def cpu_graph(fun, *args):

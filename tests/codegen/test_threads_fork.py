@@ -1,8 +1,6 @@
 """Concurrent calls from several threads (first call included) and fork() after parallel
 kernels ran: both give correct results and never crash or deadlock."""
-import multiprocessing as mp
 import os
-import threading
 
 import numpy as np
 import pytest
@@ -10,6 +8,8 @@ import pytest
 import dprog as dp
 import dprog.numpy as dnp
 from dprog.codegen import cpu_plan
+
+from support import run_in_child, run_in_threads  # tests/support.py
 
 N = cpu_plan.PARALLEL_MIN_ELEMENTS_CHEAP * 2  # large enough for split (parallel) kernels
 
@@ -29,21 +29,12 @@ def test_four_threads_first_call_included():
     f = dp.jit(program)
     rng = np.random.default_rng(1)
     inputs = [(rng.standard_normal(N), rng.standard_normal(N)) for _ in range(4)]
-    results, errors = [None] * 4, []
-    barrier = threading.Barrier(4)
+    results = [None] * 4
 
     def work(i):
-        try:
-            barrier.wait()
-            for _ in range(5):
-                results[i] = f(*inputs[i])
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
+        for _ in range(5):
+            results[i] = f(*inputs[i])
+    errors, _ = run_in_threads(4, work, timeout=300)
     assert not errors, errors
     assert f.cache_size() == 1  # one compile, not one per thread
     for (x, y), (s, d) in zip(inputs, results):
@@ -63,14 +54,8 @@ def _child(conn):
 def test_child_process_after_parallel_kernels(method):
     x = np.linspace(-1, 1, N)
     dp.jit(program)(x, x)  # run parallel kernels in the parent first
-    ctx = mp.get_context(method)
-    parent, child = ctx.Pipe()
-    p = ctx.Process(target=_child, args=(child,))
-    p.start()
-    assert parent.poll(240), "child process hung"
-    value = parent.recv()
-    p.join(60)
-    assert p.exitcode == 0
+    value, exitcode = run_in_child(method, _child)
+    assert exitcode == 0
     np.testing.assert_allclose(value, expected(x, x)[0], rtol=1e-9)
 
 

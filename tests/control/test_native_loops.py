@@ -13,7 +13,8 @@ import dprog.numpy as dnp
 from benchmarks.workloads import particles
 from dprog.codegen import cpu_loop
 from dprog.codegen.cpu_plan import PARALLEL_MIN_ELEMENTS_CHEAP
-from dprog.config import config
+
+from support import reference  # tests/support.py
 
 rng = np.random.default_rng(0)
 
@@ -24,15 +25,6 @@ def f32(*shape):
 
 def f64(*shape):
     return rng.standard_normal(shape)
-
-
-def reference(fun, *args):
-    old = config.backend
-    config.backend = "reference"
-    try:
-        return dp.jit(fun)(*args)
-    finally:
-        config.backend = old
 
 
 def compiled(fun, *args):

@@ -2,7 +2,6 @@
 kernels ran, two processes compiling into one empty cache at the same moment, and
 processes SIGKILLed while they write the cache; each followed by correct results."""
 import json
-import multiprocessing as mp
 import os
 import random
 import signal
@@ -21,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from child_program import expected, programs  # noqa: E402
+from support import run_in_child, run_in_threads  # noqa: E402  (tests/support.py)
 
 
 def assert_expected(results):
@@ -53,21 +53,13 @@ def test_four_threads_on_a_first_call_trace_once():
     g = dp.grad(lambda w, x: dnp.sum(step(w, x)[0]))
     rng = np.random.default_rng(0)
     inputs = [(rng.standard_normal((3, 2)), rng.standard_normal((5, 3))) for _ in range(4)]
-    barrier, errors, results = threading.Barrier(4), [], [None] * 4
+    results = [None] * 4
 
     def work(i):
-        try:
-            barrier.wait()
-            for _ in range(3):
-                results[i] = (f(*inputs[i]), g(*inputs[i]))
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=240)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
+        for _ in range(3):
+            results[i] = (f(*inputs[i]), g(*inputs[i]))
+    errors, hung = run_in_threads(4, work, timeout=240)
+    assert not hung, "a thread hung"
     assert not errors, errors
     assert f.cache_size() == 1
     assert len(traces) == 2  # one trace for f, one for g's body: no duplicate compiles
@@ -94,14 +86,8 @@ def _child(conn):
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_fork_and_spawn_after_kernels_ran(method):
     assert_expected(programs())  # kernels compiled and run in this process first
-    ctx = mp.get_context(method)
-    parent, child = ctx.Pipe()
-    p = ctx.Process(target=_child, args=(child,))
-    p.start()
-    assert parent.poll(240), "child process hung"
-    result = parent.recv()
-    p.join(60)
-    assert p.exitcode == 0 and isinstance(result, dict), result
+    result, exitcode = run_in_child(method, _child)
+    assert exitcode == 0 and isinstance(result, dict), result
     assert_expected(result)
     assert_expected(programs())  # and the parent still works
 
