@@ -109,7 +109,6 @@ def kernel_source(graph, ndim, name="kernel"):
     reductions = {node.outs[0].id: (node, value) for node, value in body.reductions}
     red_axes = [set(kernel_axes(reductions[v.id][0], ndim)) for v in graph.outvars if v.id in reductions]
     suffix = _suffix_start([frozenset(a) for a in red_axes], ndim)
-    reduced_dims = set().union(*red_axes) if red_axes else set()
 
     args = ["lo", "hi"] + [f"n{d}" for d in range(ndim)] + out_names + in_names
     lines = [f"def {name}({', '.join(args)}):"]

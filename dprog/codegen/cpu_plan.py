@@ -12,6 +12,7 @@ from ..ops.contract import matmul_p
 from ..ops.fusion import fusion_p
 from ..ops.misc import iota_p
 from ..ops import shape as sh
+from .expressions import calls_vecmath
 
 # Splitting a loop across threads costs 40-60 us of hand-over (cpu_threads.split, measured
 # on the development machine): a memory-bound loop (x * y + 1, float64) broke even at
@@ -23,15 +24,8 @@ PARALLEL_MIN_ELEMENTS_CHEAP = 1 << 19    # loops of plain arithmetic
 
 def worth_splitting(size, sub):
     """Is a loop nest of `size` elements running `sub` worth splitting across threads?"""
-    return size >= (PARALLEL_MIN_ELEMENTS if _calls_vecmath(sub) else PARALLEL_MIN_ELEMENTS_CHEAP)
-
-
-def _calls_vecmath(sub):
-    for n in sub.nodes:
-        templates = n.op.expr.values() if isinstance(n.op.expr, dict) else [n.op.expr]
-        if any(isinstance(t, str) and "vm." in t for t in templates):
-            return True
-    return False
+    heavy = any(calls_vecmath(n) for n in sub.nodes)
+    return size >= (PARALLEL_MIN_ELEMENTS if heavy else PARALLEL_MIN_ELEMENTS_CHEAP)
 
 # Movement ops whose NumPy implementation returns a view of its operand.
 VIEW_OPS = (sh.broadcast_in_dim_p, sh.transpose_p, sh.slice_p, sh.rev_p, sh.reshape_p)

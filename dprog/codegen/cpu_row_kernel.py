@@ -19,14 +19,13 @@ passes). A full value needed by a later pass is recomputed there, or read back f
 output it was written to. Arrays are passed with their own shapes; rank-0 inputs arrive
 as scalars.
 """
-import numpy as np
-
 from ..ir import Literal
+from ..ops.elementwise import eq_p, ge_p, gt_p, le_p, lt_p, ne_p
 from ..ops.misc import iota_p
 from ..ops.record import Kind
 from ..passes.fuse_rows import keeps_rows, value_level
 from .cpu_kernel import OUTER_LOOP
-from .expressions import iota_expr, op_expression, typed_constant, view_index
+from .expressions import calls_vecmath, iota_expr, op_expression, typed_constant, view_index
 
 
 class _Plan:
@@ -253,9 +252,7 @@ def _pass_targets(plan, p):
 
 
 def _cost(node):
-    # Vectorised transcendental functions (kernels/vecmath) cost tens of instructions.
-    template = node.op.expr if isinstance(node.op.expr, str) else ""
-    return 8 if "vm." in template else 1
+    return 8 if calls_vecmath(node) else 1
 
 
 STASH_MIN_COST = 4
@@ -292,7 +289,7 @@ def _choose_stash(plan):
     return best[1:] if best else None
 
 
-_COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")
+_COMPARISONS = (eq_p, ne_p, lt_p, le_p, gt_p, ge_p)
 INT32_MAX = 2 ** 31 - 1
 
 
@@ -304,7 +301,7 @@ def _narrow_index_compare(node, plan):
     width from the widest type in a loop, so one int64 compare makes it run the loop's
     float32 math (exp above all) on half-width vectors (measured: 4.5 -> 3.4 ms for the
     4096x1000 cross-entropy gradient)."""
-    if node.op.name not in _COMPARISONS:
+    if node.op not in _COMPARISONS:
         return None
     for pos in (0, 1):
         x, other = node.inputs[pos], node.inputs[1 - pos]

@@ -53,6 +53,15 @@ def op_template(node):
     return template
 
 
+def calls_vecmath(node):
+    """Does this node's kernel expression call kernels/vecmath (vm.*)? Those functions
+    cost tens of instructions per element, plain arithmetic one or two: the planner and
+    the row-kernel generator weigh loops by it."""
+    if node.op.expr is None:
+        return False
+    return "vm." in op_template(node)
+
+
 def op_expression(node, args):
     """The expression computing node's output from argument expressions."""
     op = node.op

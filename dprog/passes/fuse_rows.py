@@ -142,9 +142,9 @@ def _reaches_any(start_nodes, targets, consumers):
     return False
 
 
-def _recompute_cost(group_nodes, full, k):
-    """Full values a later pass would recompute: the longest such chain, in nodes."""
-    flat = _flatten(group_nodes)
+def _recompute_cost(flat, full, k):
+    """Full values a later pass would recompute: the longest such chain, in nodes
+    (`flat`: the group's primitive nodes, see _flatten)."""
     producer = {v.id: n for n in flat for v in n.outs}
     longest = 0
     for n in flat:
@@ -216,9 +216,10 @@ def _try_merge(group, node, graph_pos, consumers):
         return False
     k = max(splits)
     candidate = sorted(group.nodes + [node], key=lambda n: graph_pos[id(n)])
-    if not _valid_merge(_flatten(candidate), group.full, k):
+    flat = _flatten(candidate)
+    if not _valid_merge(flat, group.full, k):
         return False
-    if _recompute_cost(candidate, group.full, k) > RECOMPUTE_MAX_NODES:
+    if _recompute_cost(flat, group.full, k) > RECOMPUTE_MAX_NODES:
         return False
     group.nodes = candidate
     group.splits = splits
