@@ -51,32 +51,35 @@ def minimum(a, b):
     return np.minimum(a, b)
 
 
-@overload(maximum, inline="always")
-def _maximum_impl(a, b):
-    if isinstance(a, types.Float) and a == b:
-        return lambda a, b: _llvm_maximum(a, b)
-
-    def impl(a, b):
-        if a != a:
-            return a
-        if b != b:
-            return b
-        return a if a >= b else b
-    return impl
+@njit(**_OPTS)
+def _ge(a, b):
+    return a >= b
 
 
-@overload(minimum, inline="always")
-def _minimum_impl(a, b):
-    if isinstance(a, types.Float) and a == b:
-        return lambda a, b: _llvm_minimum(a, b)
+@njit(**_OPTS)
+def _le(a, b):
+    return a <= b
 
-    def impl(a, b):
-        if a != a:
-            return a
-        if b != b:
-            return b
-        return a if a <= b else b
-    return impl
+
+def _overload_min_max(stub, llvm_fn, first_wins):
+    """Floats of one dtype: the LLVM intrinsic. Anything else (integers, bools, mixed
+    types): NaN from either side propagates, else the comparison picks."""
+    @overload(stub, inline="always")
+    def _impl(a, b):
+        if isinstance(a, types.Float) and a == b:
+            return lambda a, b: llvm_fn(a, b)
+
+        def impl(a, b):
+            if a != a:
+                return a
+            if b != b:
+                return b
+            return a if first_wins(a, b) else b
+        return impl
+
+
+_overload_min_max(maximum, _llvm_maximum, _ge)
+_overload_min_max(minimum, _llvm_minimum, _le)
 
 
 @njit(**_OPTS)
