@@ -22,14 +22,19 @@ def init_params(rng):
     return params
 
 
-def loss_dprog(params, x, y):
+def mlp_loss(xp, logsumexp, params, x, y):
+    """Mean softmax cross-entropy of the tanh MLP, written once for dprog.numpy and
+    jax.numpy (`xp`, with that framework's logsumexp)."""
     h = x
     for i, (w, b) in enumerate(params):
         h = h @ w + b
         if i < len(params) - 1:
-            h = dnp.tanh(h)
-    lse = dp.nn.logsumexp(h, axis=1)
-    return dnp.mean(lse - dnp.take_along_axis(h, y[:, None], axis=1)[:, 0])
+            h = xp.tanh(h)
+    return xp.mean(logsumexp(h, axis=1) - xp.take_along_axis(h, y[:, None], axis=1)[:, 0])
+
+
+def loss_dprog(params, x, y):
+    return mlp_loss(dnp, dp.nn.logsumexp, params, x, y)
 
 
 @dp.jit
@@ -44,12 +49,7 @@ def make_step_jax(jax):
     jnp = jax.numpy
 
     def loss_jax(params, x, y):
-        h = x
-        for i, (w, b) in enumerate(params):
-            h = h @ w + b
-            if i < len(params) - 1:
-                h = jnp.tanh(h)
-        return jnp.mean(jax.nn.logsumexp(h, axis=1) - jnp.take_along_axis(h, y[:, None], axis=1)[:, 0])
+        return mlp_loss(jnp, jax.nn.logsumexp, params, x, y)
 
     @jax.jit
     def step_jax(params, x, y):
