@@ -16,6 +16,7 @@ exception: float32 vsin/vcos reduce |x| >= 2^16 in float64; as every branch is e
 for every lane, their float32 loops run 4 lanes wide instead of 8.) Integer arguments are
 computed in float64, like NumPy's ufuncs. Accuracy and speed: see VECMATH.md.
 """
+import functools
 import hashlib
 import pathlib
 
@@ -24,7 +25,8 @@ from numba import types
 from numba.extending import overload
 
 from . import vecmath_exp, vecmath_special, vecmath_trig
-from .vecmath_bits import INNER_OPTS
+from .vecmath_bits import INNER_OPTS, jit
+from .vecmath_flatten import flatten
 
 # Numba's disk cache does not notice when a callee module changes, and these functions
 # are inlined into the generated kernels: codegen should mix SOURCE_HASH into the content
@@ -39,6 +41,13 @@ for _F in (np.float64, np.float32):
     _IMPL[_F] = dict(vars(_e))
     _IMPL[_F].update(vars(vecmath_special.build(_F, _e)))
     _IMPL[_F].update(vars(vecmath_trig.build(_F)))
+
+
+@functools.lru_cache(maxsize=None)
+def _flat(F, name):
+    """The entry point `name` for dtype F as one Numba function (vecmath_flatten.py):
+    Numba then compiles one function per entry point instead of one per helper."""
+    return flatten(_IMPL[F][name], jit)
 
 
 def _sigmoid_np(x):
@@ -69,7 +78,7 @@ def _make_unary(pub, name, ref):
         F = _pick(x)
         if F is None:
             return None
-        fn = _IMPL[F][name]
+        fn = _flat(F, name)
         if isinstance(x, types.Float) and F is np.float64 and x.bitwidth == 64:
             return lambda x: fn(x)
         return lambda x: fn(F(x))
@@ -103,7 +112,7 @@ def _ov_pow(x, y):
     F = _pick(x, y)
     if F is None:
         return None
-    fn = _IMPL[F]["pow"]
+    fn = _flat(F, "pow")
     return lambda x, y: fn(F(x), F(y))
 
 

@@ -30,7 +30,7 @@ from . import module_cache
 from .cpu_kernel import HEADER
 from .cpu_loop_body import InlineGraph, Value
 
-LOOP_FLAGS = "cache=True, error_model='numpy', nogil=True"
+LOOP_FLAGS = "cache=True, error_model='numpy', nogil=True, no_cfunc_wrapper=True"
 
 
 def native_loop(node):
