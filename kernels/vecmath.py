@@ -35,19 +35,32 @@ SOURCE_HASH = hashlib.sha256(b"".join(
     f.read_bytes() for f in sorted(pathlib.Path(__file__).parent.glob("vecmath*.py"))
 )).hexdigest()[:16]
 
-_IMPL = {}
-for _F in (np.float64, np.float32):
-    _e = vecmath_exp.build(_F)
-    _IMPL[_F] = dict(vars(_e))
-    _IMPL[_F].update(vars(vecmath_special.build(_F, _e)))
-    _IMPL[_F].update(vars(vecmath_trig.build(_F)))
+@functools.lru_cache(maxsize=None)
+def _impl(F):
+    """The functions for dtype F (name -> @jit helper), built on first use: a process
+    that only loads cached kernels never builds them (~50 ms of Numba dispatchers)."""
+    e = vecmath_exp.build(F)
+    table = dict(vars(e))
+    table.update(vars(vecmath_special.build(F, e)))
+    table.update(vars(vecmath_trig.build(F)))
+    return table
 
 
 @functools.lru_cache(maxsize=None)
-def _flat(F, name):
-    """The entry point `name` for dtype F as one Numba function (vecmath_flatten.py):
-    Numba then compiles one function per entry point instead of one per helper."""
-    return flatten(_IMPL[F][name], jit)
+def _flat(F, name, arg_names):
+    """The entry point `name` for dtype F as one plain function of `arg_names`, with its
+    helpers inlined (vecmath_flatten.py): Numba compiles it once, not once per helper."""
+    return flatten(_impl(F)[name], arg_names)
+
+
+@functools.lru_cache(maxsize=None)
+def _flat_jit(F, name, arg_names):
+    """_flat compiled on its own, for callers that convert their arguments to F first."""
+    return jit(_flat(F, name, arg_names))
+
+
+def _exact(F, *tys):
+    return all(isinstance(t, types.Float) and t.bitwidth == np.dtype(F).itemsize * 8 for t in tys)
 
 
 def _sigmoid_np(x):
@@ -78,9 +91,9 @@ def _make_unary(pub, name, ref):
         F = _pick(x)
         if F is None:
             return None
-        fn = _flat(F, name)
-        if isinstance(x, types.Float) and F is np.float64 and x.bitwidth == 64:
-            return lambda x: fn(x)
+        if _exact(F, x):
+            return _flat(F, name, ("x",))     # the overload's implementation itself
+        fn = _flat_jit(F, name, ("x",))
         return lambda x: fn(F(x))
     return stub
 
@@ -112,7 +125,9 @@ def _ov_pow(x, y):
     F = _pick(x, y)
     if F is None:
         return None
-    fn = _flat(F, "pow")
+    if _exact(F, x, y):
+        return _flat(F, "pow", ("x", "y"))
+    fn = _flat_jit(F, "pow", ("x", "y"))
     return lambda x, y: fn(F(x), F(y))
 
 

@@ -171,12 +171,12 @@ def _assign(name, value):
     return ast.Assign(targets=[ast.Name(name, ast.Store())], value=value)
 
 
-def flatten(dispatcher, jit):
-    """One function equivalent to `dispatcher` (a @jit helper) with every helper it
-    calls inlined, compiled with `jit`."""
+def flatten(dispatcher, arg_names):
+    """A plain Python function of `arg_names` equivalent to `dispatcher` (a @jit helper),
+    with every helper it calls inlined: for Numba to compile as one function."""
     flat = _Flattener()
     fn = dispatcher.py_func
-    params = [a.arg for a in _function_ast(fn).args.args]
+    params = list(arg_names)
     result = flat.inline(dispatcher, [ast.Name(p, ast.Load()) for p in params])
     body = flat.lines + [ast.Return(result)]
     fields = dict(name=fn.__name__, body=body, decorator_list=[], returns=None,
@@ -190,4 +190,4 @@ def flatten(dispatcher, jit):
     exec(compile(source, f"<dprog vecmath {fn.__qualname__}>", "exec"), namespace)
     python_fn = namespace[fn.__name__]
     python_fn.__dprog_source__ = source
-    return jit(python_fn)
+    return python_fn

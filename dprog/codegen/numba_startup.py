@@ -48,6 +48,7 @@ def start():
     the development machine. benchmarks/compile_time.py calls this before timing a first
     call, as it starts JAX's backend before timing JAX's."""
     prepare()
+    import numpy.ma  # noqa: F401  (Numba's typeof of the first array argument imports it)
     from numba.core.registry import cpu_target
     cpu_target.typing_context.refresh()
     cpu_target.target_context.refresh()

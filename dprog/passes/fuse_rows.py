@@ -226,6 +226,40 @@ def _try_merge(group, node, graph_pos, consumers):
     return True
 
 
+def _row_consumers(group, consumers, taken):
+    """Nodes outside the group that read its results and compute only row values (the
+    log of a softmax's sum, its reciprocal, the views between them): merged, they run
+    once per row after the last pass instead of as a kernel of their own."""
+    members = {id(n) for n in group.nodes}
+    found, seen = [], set()
+    for m in group.nodes:
+        for v in m.outs:
+            for c in consumers.get(v.id, ()):
+                if id(c) in members or id(c) in taken or id(c) in seen:
+                    continue
+                seen.add(id(c))
+                shape = tuple(c.params["shape"] if c.op is fusion_p else c.outs[0].aval.shape)
+                if c.op is fusion_p and c.params.get("rows") is not None:
+                    continue
+                if shape == () or is_row_shape(shape, group.full, max(group.splits)):
+                    found.append(c)
+    return found
+
+
+def _try_merge_consumer(group, node, graph_pos, consumers, producer):
+    """Merge a reader of the group's results, unless one of its other inputs is itself
+    computed from the group's results outside it (merging would then need its own output
+    before running)."""
+    members = {id(n) for n in group.nodes}
+    leaving = [c for m in group.nodes for v in m.outs for c in consumers.get(v.id, ())
+               if id(c) not in members and c is not node]
+    for x in node.inputs:
+        p = producer.get(getattr(x, "id", None))
+        if p is not None and id(p) not in members and _reaches_any(leaving, {id(p)}, consumers):
+            return False
+    return _try_merge(group, node, graph_pos, consumers)
+
+
 def fuse_rows(graph):
     """Merge fusion nodes (and the row-level reshapes between them) that share rows."""
     graph_pos = {id(n): i for i, n in enumerate(graph.nodes)}
@@ -255,6 +289,9 @@ def fuse_rows(graph):
                         continue
                     if _try_merge(group, p, graph_pos, consumers):
                         changed = True
+            for c in _row_consumers(group, consumers, taken):
+                if _try_merge_consumer(group, c, graph_pos, consumers, producer):
+                    changed = True
         if len(group.nodes) > 1 and _small_enough_if_serial(group):
             groups.append(group)
             taken.update(id(n) for n in group.nodes)

@@ -74,6 +74,12 @@ PROGRAMS = [
      [floats(50)]),
     ("min and max", lambda x: (x - dnp.min(x, axis=1, keepdims=True)) / (dnp.max(x, axis=1, keepdims=True) + 10.0),
      [floats(6, 9)]),
+    ("cross-entropy value and grad", dp.value_and_grad(cross_entropy),
+     [floats(16, 10), lambda: rng.integers(0, 10, 16)]),
+    # The log reads the row sums and a reversed copy of them: merging it into the row
+    # kernel would make the kernel read the copy before it exists.
+    ("row epilogue beside a reversed copy", lambda x: (lambda s: dnp.log(s) + s[::-1])(dnp.sum(x * x, axis=1) + 1.0),
+     [floats(6, 5)]),
 ]
 
 
@@ -104,6 +110,18 @@ def test_cross_entropy_gradient_is_one_row_kernel_with_an_int32_one_hot():
     text = row_kernel_source(node.params["graph"], node.params["shape"], 1)
     assert text.count("for i1 in range(n1):") == 3  # max, exp-sum, gradient
     assert "(np.int32(i1) == rc" in text and OUTER_LOOP in text
+
+
+def test_row_values_after_the_last_pass_join_the_row_kernel():
+    # log(sum) runs once per row after the last pass, not as a kernel of its own
+    x = rng.standard_normal((32, 10)).astype(np.float32)
+    graph = cpu_graph(lambda x: dnp.log(dnp.sum(dnp.exp(x), axis=1)) * 2.0, x)
+    assert [n.op.name for n in graph.nodes] == ["fusion"] and len(row_kernels(graph)) == 1
+    # and a mean's division follows its sum in the same (single-row) kernel
+    a, b = rng.standard_normal((2, 256)).astype(np.float32)
+    graph = cpu_graph(lambda a, b: dnp.mean(a - b), a, b)
+    assert [n.op.name for n in graph.nodes] == ["fusion"]
+    np.testing.assert_allclose(dp.jit(lambda a, b: dnp.mean(a - b))(a, b), np.mean(a - b), rtol=1e-5)
 
 
 def test_softmax_runs_as_one_kernel_with_nan_rows():
