@@ -16,6 +16,13 @@ class _Config:
         # processes share the cores; see dprog/codegen/cpu_blas.py for the measurements.
         threads = os.environ.get("DPROG_BLAS_THREADS", "default")
         self.blas_threads = None if threads in ("", "default") else int(threads)
+        # Widest SIMD vectors the CPU kernels ask LLVM for (kernels/vector_width.py): 512
+        # uses AVX-512 where the CPU has it; 256 keeps LLVM's default for such CPUs.
+        # Read when a kernel is generated (the width is part of its cached source).
+        width = os.environ.get("DPROG_VECTOR_WIDTH", "512")
+        if width not in ("256", "512"):
+            raise ValueError(f"DPROG_VECTOR_WIDTH must be 256 or 512, not {width!r}")
+        self.vector_width = int(width)
 
     def __setattr__(self, name, value):
         object.__setattr__(self, name, value)

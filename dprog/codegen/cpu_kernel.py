@@ -43,7 +43,15 @@ import numpy as np
 from numba import njit
 from dprog.kernels import scalar as sc
 from dprog.kernels import vecmath as vm
+from dprog.kernels import vector_width as vw
 """
+
+
+def vector_width_lines():
+    """The first lines of a generated kernel or loop function: the vector width it asks
+    LLVM for (kernels/vector_width.py, dprog.config.vector_width)."""
+    from ..config import config
+    return ["vw.prefer_wide()"] if config.vector_width == 512 else []
 
 
 # The outermost loop runs over a slice [lo, hi) (cpu_threads.split). Its index is
@@ -111,7 +119,7 @@ def kernel_source(graph, ndim, name="kernel"):
     suffix = _suffix_start([frozenset(a) for a in red_axes], ndim)
 
     args = ["lo", "hi"] + [f"n{d}" for d in range(ndim)] + out_names + in_names
-    lines = [f"def {name}({', '.join(args)}):"]
+    lines = [f"def {name}({', '.join(args)}):"] + ["    " + line for line in vector_width_lines()]
     depth = 1
 
     def emit(text):

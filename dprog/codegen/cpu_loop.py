@@ -27,7 +27,7 @@ import numpy as np
 
 from ..ops.control_loops import scan_p, while_p
 from . import module_cache
-from .cpu_kernel import HEADER
+from .cpu_kernel import HEADER, vector_width_lines
 from .cpu_loop_body import InlineGraph, Value
 
 LOOP_FLAGS = "cache=True, error_model='numpy', nogil=True, no_cfunc_wrapper=True"
@@ -175,7 +175,8 @@ def _native_while(node):
 # ------------------------------------------------------------------------ the module
 
 def _module_source(kernels, args, lines):
-    body = "\n".join("    " + line for line in lines)
+    # The body's kernels may be inlined into the loop: it asks for their vector width too.
+    body = "\n".join("    " + line for line in vector_width_lines() + lines)
     return (f"{HEADER}\n\n{kernels}\n\n\n@njit({LOOP_FLAGS})\n"
             f"def loop({', '.join(args)}):\n{body}\n")
 

@@ -24,7 +24,7 @@ from ..ops.elementwise import eq_p, ge_p, gt_p, le_p, lt_p, ne_p
 from ..ops.misc import iota_p
 from ..ops.record import Kind
 from ..passes.fuse_rows import keeps_rows, value_level
-from .cpu_kernel import OUTER_LOOP
+from .cpu_kernel import OUTER_LOOP, vector_width_lines
 from .expressions import calls_vecmath, iota_expr, op_expression, typed_constant, view_index
 
 
@@ -104,6 +104,7 @@ def row_kernel_source(graph, full, k, name="kernel"):
     out_of = {v.id: o for v, o in zip(graph.outvars, out_names)}
     arrays = {v.id: a for v, a in zip(graph.invars, in_names)}
     lines = [f"def {name}({', '.join(['lo', 'hi'] + [f'n{d}' for d in range(n)] + out_names + in_names)}):"]
+    lines += ["    " + line for line in vector_width_lines()]
     depth = [1]
 
     def emit(text):
