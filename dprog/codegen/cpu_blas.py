@@ -54,18 +54,23 @@ def matmul(a, b, out):
     flops = 2.0 * a.size // max(k, 1) * n * k
     if flops < TOGGLE_MIN_FLOPS:
         return np.matmul(a, b, out=out)
+    # A stack of products: OpenBLAS would start and join its threads for every matrix
+    # (100 64x64x1000 products took 266 ms with 2 threads on a loaded machine, 26 ms
+    # with one). One BLAS thread per product instead, and the stack split across our
+    # own threads.
+    stack = (out.ndim > 2 and out.shape[0] >= 2 and flops >= SPLIT_MIN_FLOPS
+             and a.shape[:-2] == b.shape[:-2] == out.shape[:-2])
+    if threads is None and not stack:
+        # NumPy's own thread setting, nothing to change: no need to find the controller
+        # (threadpoolctl's scan of the loaded libraries was 50 ms of a warm first call).
+        return np.matmul(a, b, out=out)
     blas = _numpy_blas()
     if blas is None:
         return np.matmul(a, b, out=out)
     with _lock:  # the thread count is process-wide: restore it only after our call
         previous = blas.num_threads
         workers = threads or previous
-        # A stack of products: OpenBLAS would start and join its threads for every
-        # matrix (100 64x64x1000 products took 266 ms with 2 threads on a loaded
-        # machine, 26 ms with one). One BLAS thread per product instead, and the
-        # stack split across our own threads.
-        stacked = (out.ndim > 2 and out.shape[0] >= 2 and workers > 1 and flops >= SPLIT_MIN_FLOPS
-                   and a.shape[:-2] == b.shape[:-2] == out.shape[:-2])
+        stacked = stack and workers > 1
         wanted = 1 if stacked else (threads or previous)
         if previous != wanted:
             blas.set_num_threads(wanted)
