@@ -35,6 +35,11 @@ SOURCE_HASH = hashlib.sha256(b"".join(
     f.read_bytes() for f in sorted(pathlib.Path(__file__).parent.glob("vecmath*.py"))
 )).hexdigest()[:16]
 
+# The overloads' implementations are only called from compiled code: no C wrapper
+# (Numba's overloads already have no CPython wrapper).
+_OVERLOAD_OPTS = dict(INNER_OPTS, no_cfunc_wrapper=True)
+
+
 @functools.lru_cache(maxsize=None)
 def _impl(F):
     """The functions for dtype F (name -> @jit helper), built on first use: a process
@@ -86,7 +91,7 @@ def _make_unary(pub, name, ref):
     stub.__name__ = stub.__qualname__ = pub
     stub.__doc__ = f"{name}(x) for float32/float64 inside @njit code (NumPy outside)."
 
-    @overload(stub, jit_options=INNER_OPTS)
+    @overload(stub, jit_options=_OVERLOAD_OPTS)
     def _ov(x):
         F = _pick(x)
         if F is None:
@@ -120,7 +125,7 @@ def vpow(x, y):
     return np.power(x, y)
 
 
-@overload(vpow, jit_options=INNER_OPTS)
+@overload(vpow, jit_options=_OVERLOAD_OPTS)
 def _ov_pow(x, y):
     F = _pick(x, y)
     if F is None:

@@ -16,11 +16,11 @@ from numba.extending import intrinsic
 # no nan/inf and drop our special-value selects.
 OPTS = dict(error_model="numpy")
 # alwaysinline at the LLVM level: without it LLVM keeps calls to the larger functions
-# (sin, erf, pow) and the caller's loop is not vectorised. No CPython or C wrappers: these
-# functions are only called from compiled code, and the wrappers were a third of the
-# first compile of a kernel calling vtanh (0.43 -> 0.28 s for a one-loop kernel in a
-# fresh process; Numba's IR-level inline="always" was slower still, 0.64 s).
-INNER_OPTS = dict(OPTS, forceinline=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+# (sin, erf, pow) and the caller's loop is not vectorised. (The helpers written with @jit
+# are not compiled one by one in kernels: vecmath_flatten.py inlines them as source, and
+# the vecmath overloads compile the result without Python wrappers, as Numba's overloads
+# do. They keep their wrappers so that calling one from Python still works.)
+INNER_OPTS = dict(OPTS, forceinline=True)
 
 
 def jit(fn):
