@@ -2,14 +2,21 @@
 from ..ir import Var
 
 
-def dce(graph):
-    live = {v.id for v in graph.outvars if isinstance(v, Var)}
+def live_nodes(nodes, live):
+    """The nodes (in order) whose results are read, given the ids of the values read from
+    outside (`live`, a set it extends with what the kept nodes read); effectful ops stay."""
     kept = []
-    for node in reversed(graph.nodes):
+    for node in reversed(nodes):
         if node.op.effectful or any(v.id in live for v in node.outs):
             kept.append(node)
             live.update(x.id for x in node.inputs if isinstance(x, Var))
     kept.reverse()
+    return kept
+
+
+def dce(graph):
+    live = {v.id for v in graph.outvars if isinstance(v, Var)}
+    kept = live_nodes(graph.nodes, live)
     pairs = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v.id in live]
     if len(kept) == len(graph.nodes) and len(pairs) == len(graph.constvars):
         return graph

@@ -13,6 +13,7 @@ from ..ir import Graph, Node, Var
 from ..ops.fusion import fusion_p
 from ..ops.misc import iota_p
 from ..ops.record import Kind
+from .dce import dce, live_nodes
 
 
 
@@ -177,7 +178,9 @@ def fusion_node_of(nodes, shape, used_outside, loc, **extra_params):
     sub-graph is closed: values read from outside become its inputs; values in
     `used_outside` (var ids) become its outputs. The sub-graph's nodes keep their output
     Vars, so the fusion node's outputs are the very Vars its consumers read."""
-    nodes = _live(nodes, used_outside)
+    # A value whose readers now recompute it (_recompute_cheap_inputs) would otherwise
+    # still be computed here, and every dead line is compile time spent in Numba.
+    nodes = live_nodes(nodes, set(used_outside))
     inner_ids = {v.id for n in nodes for v in n.outs}
     ext_vars, seen = [], set()
     for n in nodes:
@@ -192,20 +195,6 @@ def fusion_node_of(nodes, shape, used_outside, loc, **extra_params):
                       n.params, n.outs, n.loc) for n in nodes]
     sub = Graph(sub_in, sub_nodes, outs)
     return Node(fusion_p, ext_vars, {"graph": sub, "shape": tuple(shape), **extra_params}, outs, loc)
-
-
-def _live(nodes, used_outside):
-    """The nodes whose results someone reads: a value whose readers now recompute it
-    (_recompute_cheap_inputs) would otherwise still be computed, and each dead line is
-    compile time spent in Numba."""
-    live = set(used_outside)
-    kept = []
-    for n in reversed(nodes):
-        if n.op.effectful or any(v.id in live for v in n.outs):
-            kept.append(n)
-            live.update(x.id for x in n.inputs if isinstance(x, Var))
-    kept.reverse()
-    return kept
 
 
 RECOMPUTE_MAX_NODES = 8  # a chain this short is cheaper to recompute than to store and reload
@@ -331,6 +320,5 @@ def fuse(graph, absorb_views=False):
             nodes.extend(g.nodes)
     fused = graph.replace(nodes=nodes)
     if absorb_views:
-        from .dce import dce
         fused = dce(fused)
     return fused
