@@ -172,10 +172,34 @@ class CpuExecutable:
         lines = []
         if node.params.get("rows") is not None:
             # Row kernels take every array in its own shape and index it themselves.
-            for o, b in zip(outs, step.outs):
-                lines += _allocate(o, b)
+            # Reductions over the outer dims start at the identity, one per slice of the
+            # split rows when the kernel runs in parallel.
+            out_args, partial_positions, combine = [], [], []
+            for v, o, b in zip(node.outs, outs, step.outs):
+                if v.id not in step.reduce_inits:
+                    lines += _allocate(o, b)
+                    out_args.append(o)
+                    continue
+                init = typed_constant(step.reduce_inits[v.id], v.aval.dtype)
+                red = next(n for n in sub.nodes if n.outs[0] is v)
+                if step.partials:
+                    lines += _allocate(o, b)
+                    lines.append(f"{o}p = np.full({(cpu_threads.threads(),) + v.aval.shape}, {init}, "
+                                 f"np.{v.aval.dtype.name})")
+                    partial_positions.append(len(shape) + len(out_args))
+                    out_args.append(f"{o}p")
+                    ns[f"combine{step.index}_{len(combine)}"] = _combiner(red.op, v.aval.shape)
+                    combine.append(f"{o}[...] = combine{step.index}_{len(combine)}({o}p)")
+                else:
+                    lines += _allocate(o, b, fill=init)
+                    out_args.append(o)
             in_args = [f"{name}[()]" if x.aval.ndim == 0 else name for x, name in zip(node.inputs, ins)]
-            lines.append(_call_line(kname, step, [str(n) for n in shape], outs + in_args, shape))
+            sizes = [str(n) for n in shape]
+            if partial_positions:
+                lines.append(f"split_partials({kname}, {sizes[0]}, False, {tuple(partial_positions)}, "
+                             f"{', '.join(sizes + out_args + in_args)})")
+                return lines + combine
+            lines.append(_call_line(kname, step, sizes, out_args + in_args, shape))
             return lines
         out_args, partial_positions, combine = [], [], []
         ndim_k = 1 if step.flat else len(shape)

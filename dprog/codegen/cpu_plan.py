@@ -12,6 +12,7 @@ from ..ops.contract import matmul_p
 from ..ops.fusion import fusion_p
 from ..ops.misc import iota_p
 from ..ops import shape as sh
+from ..passes.fuse_rows import is_outer_reduction
 from .expressions import calls_vecmath
 
 # Splitting a loop across threads costs 40-60 us of hand-over (cpu_threads.split, measured
@@ -158,11 +159,18 @@ def plan(graph, numpy_reductions=True, native_loops=True):
             step, kind = Step(node, "impl", i), "other"
         elif node.op is fusion_p and node.params.get("rows") is not None:
             # A row kernel (passes/fuse_rows.py): parallel over its outer dims; its
-            # reductions finish inside the kernel, so no output is pre-filled.
+            # reductions over the inner dims finish inside the kernel. Those over the
+            # outer dims (a bias gradient) accumulate into outputs pre-filled with the
+            # identity: one partial per slice when the rows are split across threads.
             step = Step(node, "kernel", i)
             # (several passes per row: as much work per element as a vecmath loop)
             step.parallel = (node.params["rows"] > 0 and int(np.prod(node.params["shape"], dtype=np.int64))
                              >= PARALLEL_MIN_ELEMENTS)
+            full, k = tuple(node.params["shape"]), node.params["rows"]
+            for n in node.params["graph"].nodes:
+                if is_outer_reduction(n, full, k) and any(n.outs[0] is v for v in node.outs):
+                    step.reduce_inits[n.outs[0].id] = n.op.identity(n.outs[0].aval.dtype)
+            step.partials = step.parallel and bool(step.reduce_inits)
             kind = "temp"
         elif node.op is fusion_p:
             step = Step(node, "kernel", i)

@@ -15,7 +15,9 @@
 
 See passes/fuse_rows.py for what such a group holds. Every value is "full" (one per
 element, computed inside a pass) or "row" (one per outer index: a scalar between
-passes). A full value needed by a later pass is recomputed there, or read back from the
+passes), except reductions over the outer dims, which each pass adds straight into their
+output (`out3[i1] = out3[i1] + v7`; the driver fills it with the identity, or gives each
+thread's slice of rows its own partial). A full value needed by a later pass is recomputed there, or read back from the
 output it was written to. Arrays are passed with their own shapes; rank-0 inputs arrive
 as scalars.
 """
@@ -23,7 +25,7 @@ from ..ir import Literal
 from ..ops.elementwise import eq_p, ge_p, gt_p, le_p, lt_p, ne_p
 from ..ops.misc import iota_p
 from ..ops.record import Kind
-from ..passes.fuse_rows import keeps_rows, value_level
+from ..passes.fuse_rows import is_outer_reduction, keeps_rows, value_level
 from .cpu_kernel import OUTER_LOOP, vector_width_lines
 from .expressions import calls_vecmath, iota_expr, op_expression, typed_constant, view_index
 
@@ -56,6 +58,16 @@ class _Plan:
     def reductions(self):
         return [n for n in self.graph.nodes if n.op.kind is Kind.REDUCTION]
 
+    def row_reductions(self, p):
+        """The reductions over the inner dims whose input pass p computes."""
+        return [r for r in self.reductions()
+                if self.pass_of[r.inputs[0].id] == p and self.level[r.outs[0].id] == "row"]
+
+    def outer_reductions(self, p):
+        """The reductions over the outer dims whose input pass p computes."""
+        return [r for r in self.reductions()
+                if self.pass_of[r.inputs[0].id] == p and self.level[r.outs[0].id] == "outer"]
+
     def _when(self, x):
         """(pass, gap) constraints an operand puts on its reader."""
         if isinstance(x, Literal):
@@ -66,6 +78,9 @@ class _Plan:
 
     def _place(self, node):
         out = node.outs[0]
+        if is_outer_reduction(node, self.full, self.k):
+            self.level[out.id] = "outer"   # accumulated into its output by every row
+            return
         if node.op.kind is Kind.REDUCTION:
             self.level[out.id] = "row"
             self.ready[out.id] = self.pass_of[node.inputs[0].id] + 1
@@ -171,11 +186,12 @@ def row_kernel_source(graph, full, k, name="kernel"):
     stash = _choose_stash(plan)
     for p in range(plan.n_passes):
         emit_row_nodes(p)
-        reductions = [r for r in plan.reductions() if plan.pass_of[r.inputs[0].id] == p]
+        reductions = plan.row_reductions(p)
+        outer = plan.outer_reductions(p)
         outputs = [v for v in graph.outvars if plan.level[v.id] == "full" and plan.pass_of[v.id] == p]
         if stash and p == plan.n_passes - 1:
             readback[stash[0].id] = out_of[stash[1].id]
-        needed = _full_closure(plan, [r.inputs[0] for r in reductions] + outputs, readback)
+        needed = _full_closure(plan, [r.inputs[0] for r in reductions + outer] + outputs, readback)
         accs = []
         for r in reductions:
             acc = fresh("acc")
@@ -218,6 +234,10 @@ def row_kernel_source(graph, full, k, name="kernel"):
             names[out.id] = name
         for r, acc in accs:
             emit(f"{acc} = " + r.op.expr.format(acc=acc, v=atom(r.inputs[0])))
+        for r in outer:
+            # The output holds the identity (or this thread's partial) before the first row.
+            target = f"{out_of[r.outs[0].id]}[{', '.join(idx[k:])}]"
+            emit(f"{target} = " + r.op.expr.format(acc=target, v=atom(r.inputs[0])))
         if stash and p == stash[2]:
             emit(f"{out_of[stash[1].id]}[{full_index}] = {atom(stash[0])}  # stashed for the last pass")
         for v in outputs:

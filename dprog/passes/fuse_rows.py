@@ -23,7 +23,12 @@ and their launches disappear. Values of an earlier pass are recomputed by later 
 
 Values in a merged kernel over iteration shape F are either "full" (shape F) or "row"
 (shape F[:k] + (1,)*(n-k), or F[:k]): reductions map full to row values over exactly the
-inner dims; broadcasts map row to full values; reshapes map row to row values.
+inner dims; broadcasts map row to full values; reshapes map row to row values. A
+reduction over exactly the outer dims (a bias gradient, shape F[k:]) may be a kernel
+output that nothing inside reads: every row adds to it as its pass goes.
+
+Groups grow from their last kernel backwards through producers, and forwards through
+readers that compute only row values (the log of a softmax's sum after its last pass).
 """
 import numpy as np
 
@@ -55,6 +60,17 @@ def value_level(aval, full, k):
 
 def _inner_reduction_ok(node, full, k):
     return tuple(sorted(node.params["axes"])) == tuple(range(k, len(full)))
+
+
+def is_outer_reduction(node, full, k):
+    """A reduction of a full value over the outer dims (a bias gradient: the sum over the
+    rows of each column). Each row adds its contribution to the kernel's output as the
+    pass goes; nothing in the kernel may read the result, which is only complete once
+    every row is done."""
+    return (node.op.kind is Kind.REDUCTION and k > 0
+            and tuple(sorted(node.params["axes"])) == tuple(range(k))
+            and tuple(node.inputs[0].aval.shape) == full
+            and tuple(node.outs[0].aval.shape) == full[k:])
 
 
 def keeps_rows(node, full, k):
@@ -91,7 +107,8 @@ def _unit_splits(node, full):
 
 def _inner_node_ok(node, full, k):
     if node.op.kind is Kind.REDUCTION:
-        return _inner_reduction_ok(node, full, k) and tuple(node.inputs[0].aval.shape) == full
+        return ((_inner_reduction_ok(node, full, k) and tuple(node.inputs[0].aval.shape) == full)
+                or is_outer_reduction(node, full, k))
     if node.op.kind is Kind.MOVEMENT:
         # An absorbed view reads an outer array: into a full value through its index
         # (any view), into a row value only along the rows.
@@ -102,9 +119,13 @@ def _inner_node_ok(node, full, k):
 
 def _valid_merge(flat, full, k):
     """Once merged, a view whose source is now computed inside the kernel must be one the
-    kernel can follow without memory: a row value spread along the rows."""
+    kernel can follow without memory: a row value spread along the rows. And nothing may
+    read a reduction over the outer dims, which is complete only after the last row."""
     inside = {v.id for n in flat for v in n.outs}
+    outer = {n.outs[0].id for n in flat if is_outer_reduction(n, full, k)}
     for n in flat:
+        if any(getattr(x, "id", None) in outer for x in n.inputs):
+            return False
         if n.op.kind is Kind.MOVEMENT and getattr(n.inputs[0], "id", None) in inside:
             if not keeps_rows(n, full, k):
                 return False
@@ -144,11 +165,14 @@ def _reaches_any(start_nodes, targets, consumers):
 
 def _recompute_cost(flat, full, k):
     """Full values a later pass would recompute: the longest such chain, in nodes
-    (`flat`: the group's primitive nodes, see _flatten)."""
+    (`flat`: the group's primitive nodes, see _flatten). Only reductions the kernel reads
+    again start a later pass; one that is only an output (a picked logit, a bias
+    gradient) costs nothing more than its own pass."""
     producer = {v.id: n for n in flat for v in n.outs}
+    read = {x.id for n in flat for x in n.inputs if isinstance(x, Var)}
     longest = 0
     for n in flat:
-        if n.op.kind is Kind.REDUCTION:
+        if n.op.kind is Kind.REDUCTION and n.outs[0].id in read:
             chain, stack, seen = 0, [n.inputs[0]], set()
             while stack:
                 x = stack.pop()

@@ -76,6 +76,11 @@ PROGRAMS = [
      [floats(6, 9)]),
     ("cross-entropy value and grad", dp.value_and_grad(cross_entropy),
      [floats(16, 10), lambda: rng.integers(0, 10, 16)]),
+    ("cross-entropy grad with a bias (a sum over the rows)",
+     dp.grad(lambda z, b, y: cross_entropy(z + b, y), argnums=(0, 1)),
+     [floats(16, 10), floats(10), lambda: rng.integers(0, 10, 16)]),
+    ("column max and min beside a row softmax", lambda x: (softmax(x), dnp.max(x, axis=0), dnp.min(x * 2.0, axis=0)),
+     [floats(9, 13)]),
     # The log reads the row sums and a reversed copy of them: merging it into the row
     # kernel would make the kernel read the copy before it exists.
     ("row epilogue beside a reversed copy", lambda x: (lambda s: dnp.log(s) + s[::-1])(dnp.sum(x * x, axis=1) + 1.0),
@@ -122,6 +127,26 @@ def test_row_values_after_the_last_pass_join_the_row_kernel():
     graph = cpu_graph(lambda a, b: dnp.mean(a - b), a, b)
     assert [n.op.name for n in graph.nodes] == ["fusion"]
     np.testing.assert_allclose(dp.jit(lambda a, b: dnp.mean(a - b))(a, b), np.mean(a - b), rtol=1e-5)
+
+
+def test_sum_over_the_rows_joins_the_row_kernel_and_splits_into_partials():
+    # The bias gradient of a softmax cross-entropy (a sum over the rows of the logits'
+    # gradient) is accumulated by the row kernel itself; with the rows split across
+    # threads, each slice accumulates its own partial sum.
+    def loss(z, b, y):
+        return cross_entropy(z + b, y)
+    z = rng.standard_normal((4096, 300)).astype(np.float32)
+    b = rng.standard_normal(300).astype(np.float32)
+    y = rng.integers(0, 300, 4096)
+    grad = dp.grad(loss, argnums=(0, 1))
+    graph = cpu_graph(grad, z, b, y)
+    assert [n.op.name for n in graph.nodes] == ["fusion"] and len(row_kernels(graph)) == 1
+    from dprog.codegen.cpu_plan import plan
+    (step,) = [s for s in plan(graph)[0] if s.kind == "kernel"]
+    assert step.parallel and step.partials
+    got, want = dp.jit(grad)(z, b, y), reference(grad, z, b, y)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-7)
 
 
 def test_softmax_runs_as_one_kernel_with_nan_rows():
