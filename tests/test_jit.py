@@ -51,6 +51,25 @@ def test_cache_hits_do_not_retrace():
     assert len(calls) == 5 and jf.cache_size() == 5
 
 
+def test_repeated_call_shortcut_follows_every_change_of_arguments():
+    # A call with the previous call's shapes and dtypes skips the cache key; any other
+    # call must still find (or compile) its own entry.
+    f = dp.jit(lambda a, b: a * b + 1)
+    x32, x64 = np.arange(6, dtype=np.float32), np.arange(6, dtype=np.float64)
+    calls = [(x32, x32), (x32, x32), (x64, x64), (x32, x32), (x32[::2], x32[1::2]),
+             (x32.reshape(2, 3), x32.reshape(2, 3)), (2.0, x64[:2]), (x32, x32),
+             (np.arange(6), np.arange(6))]
+    for a, b in calls:
+        got = f(a, b)
+        want = np.asarray(a) * np.asarray(b) + 1
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    assert f.cache_size() == 6  # f32 (6,), f64 (6,), f32 (3,), f32 (2, 3), float + f64, i64
+    # inside a trace the shortcut's arrays are tracers: recorded, not run
+    g = dp.grad(lambda x: dnp.sum(f(x, x)))
+    np.testing.assert_allclose(g(x32), 2 * x32)
+
+
 def test_static_arguments_by_position_and_name():
     f, calls = counting(lambda x, n, mode="sum": dnp.sum(x ** n) if mode == "sum" else x ** n)
     jf = dp.jit(f, static_argnums=(1,), static_argnames=("mode",))
