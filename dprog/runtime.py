@@ -48,6 +48,14 @@ def _leaf_key(x):
 _flat_trees = {}  # n -> the treedef of ((n arrays), {})
 
 
+def _run(entry, leaves):
+    if is_tracing():
+        # Inside an enclosing trace (jit of jit, grad of jit): record, don't run.
+        outs = inline(entry.graph, entry.graph.consts, leaves)
+        return tree_unflatten(entry.out_tree, outs)
+    return entry.run(leaves)
+
+
 def _same_arrays(args, spec):
     """Are args NumPy arrays with exactly the shapes and dtypes of `spec` (a flat array
     key's ((shape, dtype), ...))? dtypes compare by identity: an equal dtype that is
@@ -237,10 +245,7 @@ class Jitted:
             if hit is not None and _same_arrays(args, hit[0]):
                 # The same shapes and dtypes as the previous call (a training loop): its
                 # entry, without building and hashing the key (1.4 of 3.9 us a call).
-                entry = hit[1]
-                if is_tracing():
-                    return tree_unflatten(entry.out_tree, inline(entry.graph, entry.graph.consts, args))
-                return entry.run(args)
+                return _run(hit[1], args)
             key = _flat_array_key(args)
             if key is None:  # not just arrays: flatten the pytree
                 leaves, in_tree = tree_flatten((args, kwargs))
@@ -252,11 +257,7 @@ class Jitted:
             entry = self._compile(key, leaves, in_tree, statics)
         if not statics and leaves is args and self._cache.get(key) is entry:
             self._last_hit = (key[1], entry)  # one assignment: threads see old or new
-        if is_tracing():
-            # Inside an enclosing trace (jit of jit, grad of jit): record, don't run.
-            outs = inline(entry.graph, entry.graph.consts, leaves)
-            return tree_unflatten(entry.out_tree, outs)
-        return entry.run(leaves)
+        return _run(entry, leaves)
 
     def interpret(self, *args, **kwargs):
         """Trace, then run op by op with the reference interpreter, compiling and caching

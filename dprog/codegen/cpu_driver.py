@@ -169,76 +169,62 @@ class CpuExecutable:
         ndim = 1 if step.flat else len(shape)
         kname = f"k{step.index}"
         ns[kname] = _FirstCall(_kernel_module(node, ndim), ns, kname)
-        lines = []
-        if node.params.get("rows") is not None:
-            # Row kernels take every array in its own shape and index it themselves.
-            # Reductions over the outer dims start at the identity, one per slice of the
-            # split rows when the kernel runs in parallel.
-            out_args, partial_positions, combine = [], [], []
-            for v, o, b in zip(node.outs, outs, step.outs):
-                if v.id not in step.reduce_inits:
-                    lines += _allocate(o, b)
-                    out_args.append(o)
-                    continue
-                init = typed_constant(step.reduce_inits[v.id], v.aval.dtype)
-                red = next(n for n in sub.nodes if n.outs[0] is v)
-                if step.partials:
-                    lines += _allocate(o, b)
-                    lines.append(f"{o}p = np.full({(cpu_threads.threads(),) + v.aval.shape}, {init}, "
-                                 f"np.{v.aval.dtype.name})")
-                    partial_positions.append(len(shape) + len(out_args))
-                    out_args.append(f"{o}p")
-                    ns[f"combine{step.index}_{len(combine)}"] = _combiner(red.op, v.aval.shape)
-                    combine.append(f"{o}[...] = combine{step.index}_{len(combine)}({o}p)")
-                else:
-                    lines += _allocate(o, b, fill=init)
-                    out_args.append(o)
-            in_args = [f"{name}[()]" if x.aval.ndim == 0 else name for x, name in zip(node.inputs, ins)]
-            sizes = [str(n) for n in shape]
-            if partial_positions:
-                lines.append(f"split_partials({kname}, {sizes[0]}, False, {tuple(partial_positions)}, "
-                             f"{', '.join(sizes + out_args + in_args)})")
-                return lines + combine
-            lines.append(_call_line(kname, step, sizes, out_args + in_args, shape))
-            return lines
-        out_args, partial_positions, combine = [], [], []
-        ndim_k = 1 if step.flat else len(shape)
+        rows = node.params.get("rows") is not None
+        sizes = [str(n) for n in shape] if rows else sizes_of(step, shape)
+        lines, out_args = [], []
+        stacks = _PartialStacks(step, ns)
         for v, o, b in zip(node.outs, outs, step.outs):
-            red = next((n for n in sub.nodes if n.outs[0] is v and v.id in step.reduce_inits), None)
-            if red is not None and step.partials and 0 in kernel_axes(red, ndim_k):
+            if v.id not in step.reduce_inits:
+                lines += _allocate(o, b)
+                # Row kernels take every array in its own shape and index it themselves.
+                out_args.append(f"{o}.reshape(-1)" if not rows and step.flat and len(shape) != 1 else o)
+                continue
+            red = next(n for n in sub.nodes if n.outs[0] is v)
+            # A row kernel's reductions with an initial value are over its outer dims
+            # (cpu_plan), so over the split loop; a loop nest's may be over other dims.
+            kshape = v.aval.shape if rows else reduction_arg_shape(sub, v, shape, step.flat)
+            init = typed_constant(step.reduce_inits[v.id], v.aval.dtype)
+            if step.partials and (rows or 0 in kernel_axes(red, ndim)):
                 # One accumulator per slice of the split loop, combined after it.
-                kshape = reduction_arg_shape(sub, v, shape, step.flat)
-                init = typed_constant(step.reduce_inits[v.id], v.aval.dtype)
-                parts = cpu_threads.threads()
                 lines += _allocate(o, b)
-                lines.append(f"{o}p = np.full({(parts,) + kshape}, {init}, np.{v.aval.dtype.name})")
-                partial_positions.append(len(sizes_of(step, shape)) + len(out_args))
+                lines.append(stacks.add(o, v, red, kshape, init, len(sizes) + len(out_args)))
                 out_args.append(f"{o}p")
-                ns[f"combine{step.index}_{len(combine)}"] = _combiner(red.op, v.aval.shape)
-                combine.append(f"{o}[...] = combine{step.index}_{len(combine)}({o}p)")
-            elif v.id in step.reduce_inits:
-                kshape = reduction_arg_shape(sub, v, shape, step.flat)
-                init = typed_constant(step.reduce_inits[v.id], v.aval.dtype)
-                lines += _allocate(o, b, fill=init)
-                out_args.append(f"{o}.reshape({kshape})")
             else:
-                lines += _allocate(o, b)
-                out_args.append(f"{o}.reshape(-1)" if step.flat and len(shape) != 1 else o)
+                lines += _allocate(o, b, fill=init)
+                out_args.append(o if kshape == v.aval.shape else f"{o}.reshape({kshape})")
         in_args = []
         for x, name in zip(node.inputs, ins):
             if x.aval.ndim == 0:
                 in_args.append(f"{name}[()]")
-            elif step.flat and len(shape) != 1:
+            elif not rows and step.flat and len(shape) != 1:
                 in_args.append(f"{name}.reshape(-1)")
             else:
                 in_args.append(name)
-        sizes = sizes_of(step, shape)
-        if partial_positions:
-            lines.append(f"split_partials({kname}, {sizes[0]}, {_by_element(step, shape)}, {tuple(partial_positions)}, "
-                         f"{', '.join(sizes + out_args + in_args)})")
-            return lines + combine
+        if stacks.positions:
+            return lines + stacks.call_lines(kname, _by_element(step, shape), sizes, out_args + in_args)
         lines.append(_call_line(kname, step, sizes, out_args + in_args, shape))
         return lines
+
+
+class _PartialStacks:
+    """The outputs of reductions over a split loop, one accumulator per slice
+    (cpu_threads.split_partials): the line making each stack, the argument positions
+    that take them, and the lines combining them after the call."""
+
+    def __init__(self, step, ns):
+        self.step, self.ns = step, ns
+        self.positions, self.combine = [], []
+
+    def add(self, out, v, red, kshape, init, position):
+        name = f"combine{self.step.index}_{len(self.combine)}"
+        self.ns[name] = _combiner(red.op, v.aval.shape)
+        self.positions.append(position)
+        self.combine.append(f"{out}[...] = {name}({out}p)")
+        return f"{out}p = np.full({(cpu_threads.threads(),) + tuple(kshape)}, {init}, np.{v.aval.dtype.name})"
+
+    def call_lines(self, kname, by_element, sizes, args):
+        return ([f"split_partials({kname}, {sizes[0]}, {by_element}, {tuple(self.positions)}, "
+                 f"{', '.join(sizes + args)})"] + self.combine)
 
 
 def sizes_of(step, shape):

@@ -17,12 +17,12 @@ See passes/fuse_rows.py for what such a group holds. Every value is "full" (one 
 element, computed inside a pass) or "row" (one per outer index: a scalar between
 passes), except reductions over the outer dims, which each pass adds straight into their
 output (`out3[i1] = out3[i1] + v7`; the driver fills it with the identity, or gives each
-thread's slice of rows its own partial). A full value needed by a later pass is recomputed there, or read back from the
-output it was written to. Arrays are passed with their own shapes; rank-0 inputs arrive
+thread's slice of rows its own partial). A full value needed by a later pass is
+recomputed there, or read back from the output it was written to. Arrays are passed with their own shapes; rank-0 inputs arrive
 as scalars.
 """
 from ..ir import Literal
-from ..ops.elementwise import eq_p, ge_p, gt_p, le_p, lt_p, ne_p
+from ..ops.elementwise import COMPARISONS
 from ..ops.misc import iota_p
 from ..ops.record import Kind
 from ..passes.fuse_rows import is_outer_reduction, keeps_rows, value_level
@@ -310,7 +310,6 @@ def _choose_stash(plan):
     return best[1:] if best else None
 
 
-_COMPARISONS = (eq_p, ne_p, lt_p, le_p, gt_p, ge_p)
 INT32_MAX = 2 ** 31 - 1
 
 
@@ -322,7 +321,7 @@ def _narrow_index_compare(node, plan):
     width from the widest type in a loop, so one int64 compare makes it run the loop's
     float32 math (exp above all) on half-width vectors (measured: 4.5 -> 3.4 ms for the
     4096x1000 cross-entropy gradient)."""
-    if node.op not in _COMPARISONS:
+    if node.op not in COMPARISONS:
         return None
     for pos in (0, 1):
         x, other = node.inputs[pos], node.inputs[1 - pos]

@@ -259,6 +259,9 @@ _COMPARISONS = {"lt": (np.less, "<"), "le": (np.less_equal, "<="), "gt": (np.gre
 lt_p, le_p, gt_p, ge_p, eq_p, ne_p = (
     define(name, 2, fn, expr=f"({{0}} {sym} {{1}})", accepts="any", out_dtype=dtypes.bool_)
     for name, (fn, sym) in _COMPARISONS.items())
+# The comparisons, for code generators that narrow their operands (cpu_row_kernel's int32
+# one-hot compare keeps every comparison's result when both sides are clamped alike).
+COMPARISONS = (lt_p, le_p, gt_p, ge_p, eq_p, ne_p)
 
 logical_and_p = define("logical_and", 2, np.logical_and, expr="({0} and {1})", accepts="bool",
                        domain="bool")

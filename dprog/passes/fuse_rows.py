@@ -254,20 +254,24 @@ def _row_consumers(group, consumers, taken):
     """Nodes outside the group that read its results and compute only row values (the
     log of a softmax's sum, its reciprocal, the views between them): merged, they run
     once per row after the last pass instead of as a kernel of their own."""
-    members = {id(n) for n in group.nodes}
     found, seen = [], set()
-    for m in group.nodes:
-        for v in m.outs:
-            for c in consumers.get(v.id, ()):
-                if id(c) in members or id(c) in taken or id(c) in seen:
-                    continue
-                seen.add(id(c))
-                shape = tuple(c.params["shape"] if c.op is fusion_p else c.outs[0].aval.shape)
-                if c.op is fusion_p and c.params.get("rows") is not None:
-                    continue
-                if shape == () or is_row_shape(shape, group.full, max(group.splits)):
-                    found.append(c)
+    for c in _outside_readers(group, consumers):
+        if id(c) in taken or id(c) in seen:
+            continue
+        seen.add(id(c))
+        if c.op is fusion_p and c.params.get("rows") is not None:
+            continue
+        shape = tuple(c.params["shape"] if c.op is fusion_p else c.outs[0].aval.shape)
+        if shape == () or is_row_shape(shape, group.full, max(group.splits)):
+            found.append(c)
     return found
+
+
+def _outside_readers(group, consumers):
+    """The nodes outside the group that read its results (once per value read)."""
+    members = {id(n) for n in group.nodes}
+    return [c for m in group.nodes for v in m.outs for c in consumers.get(v.id, ())
+            if id(c) not in members]
 
 
 def _try_merge_consumer(group, node, graph_pos, consumers, producer):
@@ -275,8 +279,7 @@ def _try_merge_consumer(group, node, graph_pos, consumers, producer):
     computed from the group's results outside it (merging would then need its own output
     before running)."""
     members = {id(n) for n in group.nodes}
-    leaving = [c for m in group.nodes for v in m.outs for c in consumers.get(v.id, ())
-               if id(c) not in members and c is not node]
+    leaving = [c for c in _outside_readers(group, consumers) if c is not node]
     for x in node.inputs:
         p = producer.get(getattr(x, "id", None))
         if p is not None and id(p) not in members and _reaches_any(leaving, {id(p)}, consumers):

@@ -6,7 +6,7 @@ import pytest
 
 import dprog as dp
 import dprog.numpy as dnp
-from dprog.codegen import cpu_driver
+from dprog.codegen import cpu_driver, module_cache
 from dprog.config import config
 
 
@@ -20,8 +20,13 @@ def _compiled_kernel(fun, x):
     before = set(cpu_driver._kernel_cache)
     got = dp.jit(fun)(x)
     (body,) = [b for b in set(cpu_driver._kernel_cache) - before if "vm.vtanh" in b]
-    kernel = cpu_driver._kernel_cache[body].kernel
-    return got, body, kernel.inspect_asm(kernel.signatures[0])
+    module = cpu_driver._kernel_cache[body]
+    # A kernel loaded from Numba's disk cache has no assembly to show: compile the same
+    # source again in memory for it.
+    fresh = module_cache._load_in_memory(module.__name__ + "_asm", module.__dprog_source__)
+    signature = module.kernel.signatures[0]
+    fresh.kernel.compile(signature)
+    return got, body, fresh.kernel.inspect_asm(signature)
 
 
 @pytest.fixture
