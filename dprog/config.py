@@ -23,6 +23,10 @@ class _Config:
         if width not in ("256", "512"):
             raise ValueError(f"DPROG_VECTOR_WIDTH must be 256 or 512, not {width!r}")
         self.vector_width = int(width)
+        # Processes that compile a plan's kernels side by side on its first call
+        # (codegen/cpu_precompile.py): None = one per usable CPU, up to 4; 1 = off.
+        workers = os.environ.get("DPROG_COMPILE_WORKERS", "auto")
+        self.compile_workers = None if workers in ("", "auto") else int(workers)
 
     def __setattr__(self, name, value):
         object.__setattr__(self, name, value)

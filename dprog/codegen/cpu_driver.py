@@ -8,7 +8,7 @@ out per call, so concurrent calls from several threads never share memory.
 import numpy as np
 
 from ..ir import Literal
-from . import cpu_blas, cpu_threads, module_cache, numba_startup
+from . import cpu_blas, cpu_precompile, cpu_threads, module_cache, numba_startup
 from .cpu_kernel import HEADER, kernel_axes, kernel_source, reduction_arg_shape
 from .cpu_row_kernel import row_kernel_source
 from .expressions import typed_constant
@@ -65,11 +65,20 @@ class CpuExecutable:
         self.steps, self.buffers = plan(graph)
         self.n_slots = 1 + max((b.slot for b in self.buffers.values() if b.slot is not None), default=-1)
         self._pool = []
+        self._step_names, self._op_avals = {}, {}
         self.source, namespace = self._generate()
+        self._namespace = namespace
         exec(compile(self.source, f"<dprog driver {id(self)}>", "exec"), namespace)
         self._driver = namespace["driver"]
+        self._first_call = True
+        self.compile_processes = 0  # how many processes compiled its kernels side by side
 
     def __call__(self, leaves):
+        if self._first_call:
+            self._first_call = False
+            self.compile_processes = cpu_precompile.precompile(
+                self.source, self._namespace, self._pending_steps(), self._op_avals,
+                self.n_slots, leaves)
         # Arguments arrive with their planned dtypes (the cache key guarantees it). Any
         # layout works: kernels specialise on it and flat views copy strided data.
         if not self.n_slots:
@@ -80,6 +89,21 @@ class CpuExecutable:
             return self._driver(ws, *leaves)
         finally:
             pool.append(ws)
+
+    def _pending_steps(self):
+        """cpu_precompile's view of the kernels and native loops: what each pending one
+        compiles (its dispatcher, source, and how its arguments become leaves)."""
+        steps = {}
+        for name in self._step_names:
+            stand_in = self._namespace[name]
+            if isinstance(stand_in, _FirstCall):
+                module = stand_in.module
+                steps[name] = (module.kernel, module.__dprog_source__, None)
+            elif getattr(stand_in, "pending", False):
+                steps[name] = (stand_in.dispatcher(), stand_in.source, stand_in.leaves)
+            else:
+                steps[name] = None
+        return steps
 
     def workspace_bytes(self):
         """Bytes of pooled temporaries held between calls (a native loop's stacked ys
@@ -137,12 +161,14 @@ class CpuExecutable:
                 # results into the buffers given.
                 fn = f"loop{step.index}"
                 ns[fn] = step.loop
+                self._step_names[fn] = True
                 for o, b in zip(outs, step.outs):
                     lines += _allocate(o, b)
                 lines.append(f"{fn}({', '.join(ins + outs)})")
             else:
                 fn = f"op{step.index}"
                 ns[fn] = _bound_impl(node)
+                self._op_avals[fn] = ([v.aval for v in node.outs], bool(node.op.multiple_results))
                 if node.op.multiple_results:
                     lines.append(f"{', '.join(outs)}, = {fn}({', '.join(ins)})")
                 else:
@@ -169,6 +195,7 @@ class CpuExecutable:
         ndim = 1 if step.flat else len(shape)
         kname = f"k{step.index}"
         ns[kname] = _FirstCall(_kernel_module(node, ndim), ns, kname)
+        self._step_names[kname] = True
         rows = node.params.get("rows") is not None
         sizes = [str(n) for n in shape] if rows else sizes_of(step, shape)
         lines, out_args = [], []

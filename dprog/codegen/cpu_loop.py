@@ -208,19 +208,31 @@ class NativeLoop:
         self._failed = False
 
     def __call__(self, *args):
-        n = len(self.operand_avals)
-        operands, results = args[:n], args[n:]
         if self._failed:
-            return self._fallback(operands, results)
-        leaves = [_operand(x, a) for x, a in zip(operands, self.operand_avals)]
-        leaves += self.const_values
-        leaves += results
+            n = len(self.operand_avals)
+            return self._fallback(args[:n], args[n:])
+        leaves = self.leaves(args)
         if self._fn is not None:
             self._fn(*leaves)
         elif not self._first_call(leaves):
             self._failed = True
         if self._failed:
-            self._fallback(operands, results)
+            n = len(self.operand_avals)
+            self._fallback(args[:n], args[n:])
+
+    def leaves(self, args):
+        """The loop function's arguments for a call with these operands and results."""
+        n = len(self.operand_avals)
+        leaves = [_operand(x, a) for x, a in zip(args[:n], self.operand_avals)]
+        return [*leaves, *self.const_values, *args[n:]]
+
+    @property
+    def pending(self):
+        """Not compiled (or loaded) yet, nor given up on (cpu_precompile)."""
+        return self._fn is None and not self._failed
+
+    def dispatcher(self):
+        return self._module.loop
 
     def _first_call(self, leaves):
         from numba.core.errors import NumbaError

@@ -203,7 +203,11 @@ def row_kernel_source(graph, full, k, name="kernel"):
                 iota_pos, axis, other = found
                 # Sizes stay arguments (not baked into the source) even for a literal.
                 bound = fresh("rc")
-                emit(f"{bound} = np.int32(min(max({atom(other)}, -1), n{axis}))")
+                # Clamped with selects: Python's min/max would each compile a helper.
+                clamp = fresh("rk")
+                emit(f"{clamp} = np.int64({atom(other)})")
+                emit(f"{clamp} = ({clamp} if {clamp} >= -1 else -1)")
+                emit(f"{bound} = np.int32({clamp} if {clamp} <= n{axis} else n{axis})")
                 args = [None, None]
                 args[iota_pos], args[1 - iota_pos] = f"np.int32({idx[axis]})", bound
                 narrow[id(node)] = args

@@ -1,0 +1,239 @@
+"""A plan's kernels compiled side by side in forked processes before its first call.
+
+Each kernel compiles on its first call, one after another, and a cold first call is
+mostly that: 0.1-0.7 s per kernel. Numba compiles under one process-wide lock, so
+threads cannot overlap compiles; processes can, and Numba's disk cache (which the
+kernel modules use anyway) is how they hand over the results:
+
+1. A dry run of the driver records each uncompiled kernel's argument types. Nothing
+   runs: kernels and native loops are replaced by recorders, BLAS by a no-op, other
+   ops by zeros of their output's shape and dtype.
+2. The kernels not already in the disk cache are split by estimated cost between this
+   process and forked children (one per spare CPU, DPROG_COMPILE_WORKERS).
+3. Each compiles its share (Dispatcher.compile, which saves to the disk cache). This
+   process then waits for the children, and the real call loads their kernels from the
+   cache (2-4 ms each).
+
+This is only a head start. The real call dispatches as it always does, so a type the
+dry run got wrong, a child that fails or hangs, or a cache in memory only, costs a
+compile in this process, as it would have without this module.
+"""
+import os
+import select
+import signal
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from ..config import config
+
+BASE_COST = 1.0        # a small kernel: ~0.1 s (the unit of the estimates below)
+COST_PER_LINE = 0.08   # ... plus 8 ms per source line (a 50-line row kernel: 0.45 s)
+VECMATH_COST = 1.0     # ... plus ~0.1 s for each vecmath function it calls, once per process
+MIN_WAIT_S = 20.0      # how long a child may take beyond this process's own share
+
+
+class _Unit:
+    """One dispatcher and the signatures to compile for it. A dispatcher's signatures
+    stay in one process: two processes saving one index file would lose an entry."""
+
+    def __init__(self, dispatcher, source):
+        self.dispatcher = dispatcher
+        self.sigs = []
+        self.vecmath = {word for word in source.replace("(", " ").split() if word.startswith("vm.v")}
+        self.lines = source.count("\n")
+
+    def cost(self, compiled_vecmath):
+        return (BASE_COST * len(self.sigs) + COST_PER_LINE * self.lines
+                + VECMATH_COST * len(self.vecmath - compiled_vecmath))
+
+    def compile(self):
+        for sig in self.sigs:
+            self.dispatcher.compile(sig)
+
+
+class _Recorder:
+    """Stands in for a kernel or native loop in the dry run: records argument types."""
+    compiled = False  # cpu_threads.split then calls it once, whole
+
+    def __init__(self, units, dispatcher, source, to_leaves=None):
+        self.units, self.dispatcher, self.source = units, dispatcher, source
+        self.to_leaves = to_leaves
+
+    def __call__(self, *args):
+        if self.to_leaves is not None:
+            args = self.to_leaves(args)
+        sig = tuple(self.dispatcher.typeof_pyval(a) for a in args)
+        unit = self.units.get(id(self.dispatcher))
+        if unit is None:
+            unit = self.units[id(self.dispatcher)] = _Unit(self.dispatcher, self.source)
+        if sig not in unit.sigs and sig not in self.dispatcher.overloads and not _in_disk_cache(self.dispatcher, sig):
+            unit.sigs.append(sig)
+
+
+def workers():
+    """Processes compiling side by side (this one included); 1 turns this off."""
+    if config.compile_workers is not None:
+        return max(1, config.compile_workers)
+    from .cpu_threads import _usable_cpus
+    return min(_usable_cpus(), 4)
+
+
+def precompile(source, namespace, steps, ops, n_slots, leaves):
+    """Compile the pending kernels and loops of a driver before its first call.
+    `steps`: the driver's names of kernels and native loops -> (dispatcher, kernel
+    source, leaves function or None) for those not compiled yet, None for the others;
+    `ops`: its names of other op steps -> (output avals, whether the op returns a
+    tuple). Returns how many processes compiled (0: none; the real call compiles as
+    usual)."""
+    pending = [p for p in steps.values() if p is not None]
+    if len(pending) < 2 or workers() < 2 or not hasattr(os, "fork") or not sys.platform.startswith("linux"):
+        return 0
+    if not all(_on_disk(dispatcher) for dispatcher, _, _ in pending):
+        return 0  # a kernel compiled in memory cannot be handed over
+    try:
+        units = _dry_run(source, namespace, steps, ops, n_slots, leaves)
+    except Exception:
+        return 0  # the dry run is a guess; the real call will say what is wrong
+    if len(units) < 2:
+        return 0
+    shares = _split(units, min(workers(), len(units)))
+    children = [_fork(share) for share in shares[1:]]
+    try:
+        start = time.perf_counter()
+        for unit in shares[0]:
+            _try_compile(unit)
+        _wait(children, deadline=time.perf_counter() + max(MIN_WAIT_S, 4 * (time.perf_counter() - start)))
+    finally:
+        _reap(children)  # also on Ctrl-C: no child outlives the call
+    return 1 + sum(pid is not None for pid, _ in children)
+
+
+def _dry_run(source, namespace, steps, ops, n_slots, leaves):
+    """Run a copy of the driver with recorders for the pending steps; returns the units
+    with something to compile."""
+    units = {}
+    dry = dict(namespace, blas_matmul=_no_op)
+    for name, pending in steps.items():
+        dry[name] = _no_op if pending is None else _Recorder(units, *pending)
+    for name, (avals, multiple) in ops.items():
+        dry[name] = _zeros_of(avals, multiple)
+    exec(compile(source, "<dprog dry run>", "exec"), dry)
+    with np.errstate(all="ignore"):
+        dry["driver"]([None] * n_slots if n_slots else None, *leaves)
+    return [unit for unit in units.values() if unit.sigs]
+
+
+def _no_op(*args):
+    return None
+
+
+def _zeros_of(avals, multiple):
+    def fake(*args):
+        outs = tuple(np.zeros(a.shape, a.dtype) for a in avals)
+        return outs if multiple else outs[0]
+    return fake
+
+
+def _on_disk(dispatcher):
+    """Is the dispatcher's module a file in the disk cache (not compiled in memory)?"""
+    return getattr(dispatcher, "_cache", None) is not None and type(dispatcher._cache).__name__ != "NullCache"
+
+
+def _in_disk_cache(dispatcher, sig):
+    try:
+        cache = dispatcher._cache
+        key = cache._index_key(sig, dispatcher.targetctx.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception:
+        return False
+
+
+def _split(units, n):
+    """Longest first, each to the share that it adds least to (a vecmath function the
+    share already compiles costs nothing more)."""
+    shares = [[] for _ in range(n)]
+    loads = [0.0] * n
+    known = [set() for _ in range(n)]
+    for unit in sorted(units, key=lambda u: -u.cost(set())):
+        k = min(range(n), key=lambda i: loads[i] + unit.cost(known[i]))
+        loads[k] += unit.cost(known[k])
+        known[k] |= unit.vecmath
+        shares[k].append(unit)
+    return shares
+
+
+def _try_compile(unit):
+    try:
+        unit.compile()
+    except Exception:
+        pass  # the real call compiles it again and reports the error there
+
+
+def _fork(share):
+    """A child compiling `share`; returns (pid, read end of its pipe), pid None if the
+    fork failed. The fork happens under Numba's compiler lock, so no other thread of
+    this process is inside a compile (holding locks the child would need)."""
+    from numba.core.compiler_lock import global_compiler_lock
+    try:
+        read_fd, write_fd = os.pipe()
+    except OSError:
+        return None, None
+    with global_compiler_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # "fork() with threads" (3.12+)
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
+            return None, None
+        if pid == 0:
+            _child(share, read_fd, write_fd)  # never returns
+    os.close(write_fd)
+    return pid, read_fd
+
+
+def _child(share, read_fd, write_fd):
+    code = 0
+    try:
+        os.close(read_fd)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent
+        warnings.simplefilter("ignore")
+        for unit in share:
+            _try_compile(unit)
+        os.write(write_fd, b"done")
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _wait(children, deadline):
+    """Wait for each child's report (its pipe closes when it exits). A child still
+    running at the deadline is left to _reap, and what it did not save compiles later
+    in this process."""
+    for pid, fd in children:
+        if pid is None:
+            continue
+        while True:
+            left = deadline - time.perf_counter()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return
+            if not os.read(fd, 64):
+                break  # EOF: the child has exited
+
+
+def _reap(children):
+    """Kill the children still running and collect every child's exit."""
+    for pid, fd in children:
+        if pid is None:
+            continue
+        os.close(fd)
+        try:
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        except (ChildProcessError, ProcessLookupError):
+            pass  # reaped by someone else (a SIGCHLD handler)
