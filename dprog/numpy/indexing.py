@@ -170,22 +170,35 @@ def _gather_advanced(x, advanced):
     p = dims[0] if adjacent else 0
     x = moveaxis(x, dims, tuple(range(p, p + len(dims))))
     sizes = [aval.shape[d] for d in dims]
+    m = int(np.prod(bshape))
     if len(dims) == 1:
         linear = idxs[0]
+    elif m < sizes[0]:
+        # Fewer picks than rows: take the picked rows of the first dim first, so that the
+        # merge reshapes that small result, not x (a copy when x is a strided view).
+        first = reshape(broadcast_to(idxs[0], bshape), (m,))
+        x = ix.gather_p(x, first, axis=p)
+        rows = np.arange(m, dtype=np.int64).reshape(bshape) * int(np.prod(sizes[1:]))
+        linear, x = _merge(x, p, [m] + sizes[1:], rows, idxs[1:], sizes[1:])
     else:
-        linear = None
-        stride = 1
-        for i, n in reversed(list(zip(idxs, sizes))):
-            i = cast(i, dtypes.int64)
-            i = _wrap_negative(i, n)
-            term = i * stride if stride != 1 else i
-            linear = term if linear is None else linear + term
-            stride *= n
-        xs = aval_of(x).shape
-        x = reshape(x, xs[:p] + (int(np.prod(sizes)),) + xs[p + len(dims):])
+        linear, x = _merge(x, p, sizes, None, idxs, sizes)
     linear = broadcast_to(linear, bshape)
     x = ix.gather_p(x, linear, axis=p)
     return x, adjacent, len(bshape)
+
+
+def _merge(x, p, merged_sizes, linear, idxs, sizes):
+    """x with its dims p .. p + len(merged_sizes) - 1 merged into one, and the index into
+    that dim: `linear` (or 0) plus the row-major offset of `idxs` within `sizes`."""
+    stride = 1
+    for i, n in reversed(list(zip(idxs, sizes))):
+        i = _wrap_negative(cast(i, dtypes.int64), n)
+        term = i * stride if stride != 1 else i
+        linear = term if linear is None else linear + term
+        stride *= n
+    xs = aval_of(x).shape
+    x = reshape(x, xs[:p] + (int(np.prod(merged_sizes)),) + xs[p + len(merged_sizes):])
+    return linear, x
 
 
 def _wrap_negative(i, n):

@@ -36,7 +36,12 @@ def _gather_abstract(x, idx, *, axis):
 
 def _gather_impl(x, idx, *, axis):
     x = np.asarray(x)
-    return np.take(x, _normalise(idx, x.shape[axis]), axis=axis)
+    idx = _normalise(idx, x.shape[axis])
+    if x.flags.c_contiguous:
+        return np.take(x, idx, axis=axis)
+    # np.take copies a non-contiguous x whole first; indexing reads only the picked rows
+    # (a strided view may be far bigger than its memory).
+    return x[(slice(None),) * axis + (idx,)]
 
 
 def _gather_jvp(primals, tangents, outs, *, axis):
