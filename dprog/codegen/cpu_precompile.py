@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 
 from ..config import config
+from . import cpu_threads
 
 BASE_COST = 1.0        # a small kernel: ~0.1 s (the unit of the estimates below)
 COST_PER_LINE = 0.08   # ... plus 8 ms per source line (a 50-line row kernel: 0.45 s)
@@ -77,8 +78,7 @@ def workers():
     """Processes compiling side by side (this one included); 1 turns this off."""
     if config.compile_workers is not None:
         return max(1, config.compile_workers)
-    from .cpu_threads import _usable_cpus
-    return min(_usable_cpus(), 4)
+    return min(cpu_threads.usable_cpus(), 4)
 
 
 def precompile(source, namespace, steps, ops, n_slots, leaves):
@@ -100,7 +100,7 @@ def precompile(source, namespace, steps, ops, n_slots, leaves):
     if len(units) < 2:
         return 0
     shares = _split(units, min(workers(), len(units)))
-    children = [_fork(share) for share in shares[1:]]
+    children = [_fork(share) for share in shares[1:] if share]
     try:
         start = time.perf_counter()
         for unit in shares[0]:
@@ -182,7 +182,11 @@ def _fork(share):
     except OSError:
         return None, None
     with global_compiler_lock, warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # "fork() with threads" (3.12+)
+        # Python 3.12+ and JAX's at-fork hook warn that a child of a threaded process may
+        # deadlock in code those threads were running. This child runs only Numba's
+        # compiler, which no other thread was in (the lock above), and then exits.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
         try:
             pid = os.fork()
         except OSError:

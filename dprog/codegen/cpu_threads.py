@@ -19,7 +19,7 @@ import threading
 ALIGN = 64   # slice bounds of flat loops: whole cache lines of float32, never shared
 
 
-def _usable_cpus():
+def usable_cpus():
     env = os.environ.get("DPROG_NUM_THREADS")
     if env:
         return max(1, int(env))
@@ -39,7 +39,7 @@ def pool():
         with _lock:
             if _state["pid"] != os.getpid():
                 from concurrent.futures import ThreadPoolExecutor
-                threads = _usable_cpus()
+                threads = usable_cpus()
                 _state["threads"] = threads
                 _state["pool"] = (ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="dprog-kernel")
                                   if threads > 1 else None)

@@ -16,7 +16,7 @@ derivative is a scan too, and nothing is ever unrolled.
 import numpy as np
 
 from ..errors import ShapeError, TransformError, with_location
-from ..ir import Aval, Var
+from ..ir import Aval, Node, Var
 from .control_util import (inline_sub, is_float_aval, jvp_sub, needs_ct, reorder_inputs,
                            run_sub, same_avals, scatter, split_list, trace_sub, vjp_sub,
                            zeros_like)
@@ -130,9 +130,45 @@ def _scan_vjp(cts, primals, outs, *, body, num_consts, num_carry, length, revers
     return scatter(ct_consts, wk) + ct_init + scatter(ct_xs, wx)
 
 
+def _scan_dce(node, used):
+    """The scan without the stacked ys nobody reads, and without the consts and xs its
+    body then no longer reads; None if nothing goes. A reverse-mode scan stacks every
+    carry for its backward scan, which may not need them all (a linear update's
+    derivative needs no state): those stacks go in two steps, the backward scan's unread
+    xs first (DCE walks backwards), then the forward scan's now unread ys. The carry
+    stays whole: each step reads the last one."""
+    from ..passes.dce import live_nodes
+    from ..passes.merge_extended import extension_of, register_extension
+    params = node.params
+    body, nk, nc = params["body"], params["num_consts"], params["num_carry"]
+    keep_y = list(used[nc:])
+    original = extension_of(body)
+    if original is not None:
+        # The primal scan's twin (merge_extended): it stays an extension of the primal
+        # body, so the two still merge into one loop. Only its extra ys may go.
+        n_primal_ys = len(original.outvars) - nc
+        keep_y[:n_primal_ys] = [True] * n_primal_ys
+    outvars = body.outvars[:nc] + [v for v, keep in zip(body.outvars[nc:], keep_y) if keep]
+    live = {v.id for v in outvars if isinstance(v, Var)}
+    nodes = live_nodes(body.nodes, live)
+    keep_in = [original is not None or nk <= i < nk + nc or v.id in live
+               for i, v in enumerate(body.invars)]
+    same_nodes = len(nodes) == len(body.nodes) and all(a is b for a, b in zip(nodes, body.nodes))
+    if all(keep_y) and all(keep_in) and same_nodes:
+        return None
+    consts = [(v, c) for v, c in zip(body.constvars, body.consts) if v.id in live]
+    body = body.replace(invars=[v for v, keep in zip(body.invars, keep_in) if keep], nodes=nodes,
+                        outvars=outvars, constvars=[v for v, _ in consts], consts=[c for _, c in consts])
+    if original is not None:
+        register_extension(body, original)
+    inputs = [x for x, keep in zip(node.inputs, keep_in) if keep]
+    outs = node.outs[:nc] + [v for v, keep in zip(node.outs[nc:], keep_y) if keep]
+    return Node(node.op, inputs, dict(params, body=body, num_consts=sum(keep_in[:nk])), outs, node.loc)
+
+
 scan_p = register(Op(
     "scan", Kind.CONTROL, _scan_abstract, _scan_impl, jvp=_scan_jvp, vjp=_scan_vjp,
-    multiple_results=True, batch=scan_batch,
+    multiple_results=True, batch=scan_batch, dce=_scan_dce,
     doc="loop a closed body over the leading axis of xs, threading a carry"))
 
 

@@ -36,11 +36,14 @@ class Op:
           the operand dtype's kind ("f", "i", "b") where the expression differs by dtype.
           Names: math.* (Numba), vm.* (kernels/vecmath), sc.* (kernels/scalar)
     domain: where its tests draw inputs from (see tests/ops)
+    dce(node, used) -> a node computing only the outputs flagged in `used` (the same Vars,
+          maybe from fewer inputs), or None: how dead-code elimination shrinks an op that
+          holds sub-graphs (a scan whose stacked ys nobody reads)
     """
 
     def __init__(self, name, kind, abstract, impl, *, jvp=None, vjp=None, batch=None,
                  expr=None, domain=None, multiple_results=False, differentiable=True,
-                 effectful=False, identity=None, doc=""):
+                 effectful=False, identity=None, dce=None, doc=""):
         self.name = name
         self.kind = kind
         self.abstract = abstract
@@ -54,6 +57,7 @@ class Op:
         self.multiple_results = multiple_results
         self.differentiable = differentiable
         self.effectful = effectful
+        self.dce = dce
         self.__doc__ = doc or f"dprog primitive {name} ({kind.value})"
 
     def abstract_eval(self, avals, params):

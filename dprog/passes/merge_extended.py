@@ -21,6 +21,11 @@ def register_extension(extended, original):
     _EXTENDS[extended] = original
 
 
+def extension_of(graph):
+    """The sub-graph that `graph` extends, or None."""
+    return _EXTENDS.get(graph)
+
+
 def _key(node, params):
     return (node.op.name, tuple(_atom_key(x, {}) for x in node.inputs),
             tuple(sorted((k, _param_key(v)) for k, v in params.items())))

@@ -164,17 +164,17 @@ def test_native_loops_compile_in_a_child_too(fresh_cache):
     c = 0.5 + next(_fresh) / 1024
 
     def prog(v0, xs, w):
-        v = dnp.tanh(v0 @ w)
+        v = dnp.tanh(v0 @ w * c)
         final, ys = dp.scan(lambda v, x: (v * c + x, dnp.sin(v)), v, xs)
-        return dnp.exp(final) @ w, ys
+        return dnp.exp(final * c) @ w, ys
 
     def reference(v0, xs, w):
-        v = np.tanh(v0 @ w)
+        v = np.tanh(v0 @ w * c)
         ys = []
         for x in xs:
             ys.append(np.sin(v))
             v = v * c + x
-        return np.exp(v) @ w, np.stack(ys)
+        return np.exp(v * c) @ w, np.stack(ys)
     rng = np.random.default_rng(2)
     args = (rng.standard_normal((4, 8)), rng.standard_normal((5, 4, 8)), rng.standard_normal((8, 8)))
     exe = check(prog, reference, args)
