@@ -11,7 +11,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 _OPTS = dict(inline="always", error_model="numpy", cache=True)
 

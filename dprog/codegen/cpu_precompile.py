@@ -33,7 +33,10 @@ from . import cpu_threads
 BASE_COST = 1.0        # a small kernel: ~0.1 s (the unit of the estimates below)
 COST_PER_LINE = 0.08   # ... plus 8 ms per source line (a 50-line row kernel: 0.45 s)
 VECMATH_COST = 1.0     # ... plus ~0.1 s for each vecmath function it calls, once per process
-MIN_WAIT_S = 20.0      # how long a child may take beyond this process's own share
+# A child that finishes no kernel for this long after this process finished its own
+# share (or 4x the time that share took, if longer) is taken to hang: it is killed, and
+# its kernels compile here. Each kernel a child finishes restarts the clock.
+MIN_WAIT_S = 30.0
 
 
 class _Unit:
@@ -105,7 +108,7 @@ def precompile(source, namespace, steps, ops, n_slots, leaves):
         start = time.perf_counter()
         for unit in shares[0]:
             _try_compile(unit)
-        _wait(children, deadline=time.perf_counter() + max(MIN_WAIT_S, 4 * (time.perf_counter() - start)))
+        _wait(children, patience=max(MIN_WAIT_S, 4 * (time.perf_counter() - start)))
     finally:
         _reap(children)  # also on Ctrl-C: no child outlives the call
     return 1 + sum(pid is not None for pid, _ in children)
@@ -207,26 +210,28 @@ def _child(share, read_fd, write_fd):
         warnings.simplefilter("ignore")
         for unit in share:
             _try_compile(unit)
-        os.write(write_fd, b"done")
+            os.write(write_fd, b".")  # progress, for the parent's patience
     except BaseException:
         code = 1
     finally:
         os._exit(code)
 
 
-def _wait(children, deadline):
-    """Wait for each child's report (its pipe closes when it exits). A child still
-    running at the deadline is left to _reap, and what it did not save compiles later
-    in this process."""
+def _wait(children, patience):
+    """Wait for each child to exit (its pipe then closes). One that reports no progress
+    for `patience` seconds is left to _reap; what it did not save compiles later in
+    this process."""
     for pid, fd in children:
         if pid is None:
             continue
+        deadline = time.perf_counter() + patience
         while True:
             left = deadline - time.perf_counter()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return
+                break  # stuck
             if not os.read(fd, 64):
                 break  # EOF: the child has exited
+            deadline = time.perf_counter() + patience
 
 
 def _reap(children):

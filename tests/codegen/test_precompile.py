@@ -12,7 +12,7 @@ import pytest
 
 import dprog as dp
 import dprog.numpy as dnp
-from dprog.codegen import cpu_driver, cpu_precompile
+from dprog.codegen import cpu_precompile
 from dprog.config import config
 
 # Each test's program gets constants of its own, in every kernel, so its kernels are new
