@@ -16,7 +16,7 @@ from numba.extending import intrinsic
 _OPTS = dict(inline="always", error_model="numpy", cache=True)
 
 
-def _min_max_intrinsic(llvm_name, signed_cmp, unsigned_cmp):
+def _min_max_intrinsic(llvm_name, keep_first):
     """NumPy's maximum or minimum of two scalars as an intrinsic: no function of its own
     to compile (an overload's implementation was a 30 ms compile per kernel that used
     it). Both sides are first cast to the common type, as NumPy's ufunc does.
@@ -46,16 +46,16 @@ def _min_max_intrinsic(llvm_name, signed_cmp, unsigned_cmp):
                 fn = cgutils.get_or_insert_function(builder.module, fnty, f"{llvm_name}.{suffix}")
                 return builder.call(fn, [x, y])
             signed = isinstance(rt, types.Integer) and rt.signed
-            keep_x = (builder.icmp_signed(signed_cmp, x, y) if signed
-                      else builder.icmp_unsigned(unsigned_cmp, x, y))
+            keep_x = (builder.icmp_signed(keep_first, x, y) if signed
+                      else builder.icmp_unsigned(keep_first, x, y))
             return builder.select(keep_x, x, y)
         return common(a, b), codegen
     return call
 
 
-maximum = _min_max_intrinsic("llvm.maximum", ">=", ">=")
+maximum = _min_max_intrinsic("llvm.maximum", ">=")
 maximum.__doc__ = "NumPy's maximum of two scalars (NaN from either side propagates)."
-minimum = _min_max_intrinsic("llvm.minimum", "<=", "<=")
+minimum = _min_max_intrinsic("llvm.minimum", "<=")
 minimum.__doc__ = "NumPy's minimum of two scalars (NaN from either side propagates)."
 
 
