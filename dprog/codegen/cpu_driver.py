@@ -55,6 +55,10 @@ class _FirstCall:
         self.namespace[self.name] = fn
         return result
 
+    def precompile_view(self):
+        """What cpu_precompile compiles for it: (dispatcher, source, leaves function)."""
+        return self.module.kernel, self.module.__dprog_source__, None
+
 
 class CpuExecutable:
     """Runs a fused graph: call with flat argument leaves, get fresh NumPy results."""
@@ -65,7 +69,7 @@ class CpuExecutable:
         self.steps, self.buffers = plan(graph)
         self.n_slots = 1 + max((b.slot for b in self.buffers.values() if b.slot is not None), default=-1)
         self._pool = []
-        self._step_names, self._op_avals = {}, {}
+        self._step_names, self._op_avals = [], {}
         self.source, namespace = self._generate()
         self._namespace = namespace
         exec(compile(self.source, f"<dprog driver {id(self)}>", "exec"), namespace)
@@ -91,18 +95,13 @@ class CpuExecutable:
             pool.append(ws)
 
     def _pending_steps(self):
-        """cpu_precompile's view of the kernels and native loops: what each pending one
-        compiles (its dispatcher, source, and how its arguments become leaves)."""
+        """The kernels and native loops by driver name: what each still to be compiled
+        would compile (precompile_view), None for those already compiled (the namespace
+        then holds the kernel itself)."""
         steps = {}
         for name in self._step_names:
-            stand_in = self._namespace[name]
-            if isinstance(stand_in, _FirstCall):
-                module = stand_in.module
-                steps[name] = (module.kernel, module.__dprog_source__, None)
-            elif getattr(stand_in, "pending", False):
-                steps[name] = (stand_in.dispatcher(), stand_in.source, stand_in.leaves)
-            else:
-                steps[name] = None
+            view = getattr(self._namespace[name], "precompile_view", None)
+            steps[name] = view() if view is not None else None
         return steps
 
     def workspace_bytes(self):
@@ -161,7 +160,7 @@ class CpuExecutable:
                 # results into the buffers given.
                 fn = f"loop{step.index}"
                 ns[fn] = step.loop
-                self._step_names[fn] = True
+                self._step_names.append(fn)
                 for o, b in zip(outs, step.outs):
                     lines += _allocate(o, b)
                 lines.append(f"{fn}({', '.join(ins + outs)})")
@@ -195,7 +194,7 @@ class CpuExecutable:
         ndim = 1 if step.flat else len(shape)
         kname = f"k{step.index}"
         ns[kname] = _FirstCall(_kernel_module(node, ndim), ns, kname)
-        self._step_names[kname] = True
+        self._step_names.append(kname)
         rows = node.params.get("rows") is not None
         sizes = [str(n) for n in shape] if rows else sizes_of(step, shape)
         lines, out_args = [], []

@@ -208,17 +208,15 @@ class NativeLoop:
         self._failed = False
 
     def __call__(self, *args):
-        if self._failed:
-            n = len(self.operand_avals)
-            return self._fallback(args[:n], args[n:])
-        leaves = self.leaves(args)
-        if self._fn is not None:
-            self._fn(*leaves)
-        elif not self._first_call(leaves):
+        if not self._failed:
+            leaves = self.leaves(args)
+            if self._fn is not None:
+                return self._fn(*leaves)
+            if self._first_call(leaves):
+                return None
             self._failed = True
-        if self._failed:
-            n = len(self.operand_avals)
-            self._fallback(args[:n], args[n:])
+        n = len(self.operand_avals)
+        self._fallback(args[:n], args[n:])
 
     def leaves(self, args):
         """The loop function's arguments for a call with these operands and results."""
@@ -226,13 +224,12 @@ class NativeLoop:
         leaves = [_operand(x, a) for x, a in zip(args[:n], self.operand_avals)]
         return [*leaves, *self.const_values, *args[n:]]
 
-    @property
-    def pending(self):
-        """Not compiled (or loaded) yet, nor given up on (cpu_precompile)."""
-        return self._fn is None and not self._failed
-
-    def dispatcher(self):
-        return self._module.loop
+    def precompile_view(self):
+        """What cpu_precompile compiles for it, (dispatcher, source, leaves function), or
+        None once it is compiled (or loaded) or given up on."""
+        if self._fn is not None or self._failed:
+            return None
+        return self._module.loop, self.source, self.leaves
 
     def _first_call(self, leaves):
         from numba.core.errors import NumbaError

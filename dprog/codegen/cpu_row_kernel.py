@@ -18,8 +18,8 @@ element, computed inside a pass) or "row" (one per outer index: a scalar between
 passes), except reductions over the outer dims, which each pass adds straight into their
 output (`out3[i1] = out3[i1] + v7`; the driver fills it with the identity, or gives each
 thread's slice of rows its own partial). A full value needed by a later pass is
-recomputed there, or read back from the output it was written to. Arrays are passed with their own shapes; rank-0 inputs arrive
-as scalars.
+recomputed there, or read back from the output it was written to. Arrays are passed
+with their own shapes; rank-0 inputs arrive as scalars.
 """
 from ..ir import Literal
 from ..ops.elementwise import COMPARISONS
@@ -203,11 +203,8 @@ def row_kernel_source(graph, full, k, name="kernel"):
                 iota_pos, axis, other = found
                 # Sizes stay arguments (not baked into the source) even for a literal.
                 bound = fresh("rc")
-                # Clamped with selects: Python's min/max would each compile a helper.
-                clamp = fresh("rk")
-                emit(f"{clamp} = np.int64({atom(other)})")
-                emit(f"{clamp} = ({clamp} if {clamp} >= -1 else -1)")
-                emit(f"{bound} = np.int32({clamp} if {clamp} <= n{axis} else n{axis})")
+                # (sc's intrinsics: Python's min/max would each compile a helper)
+                emit(f"{bound} = np.int32(sc.minimum(sc.maximum(np.int64({atom(other)}), np.int64(-1)), n{axis}))")
                 args = [None, None]
                 args[iota_pos], args[1 - iota_pos] = f"np.int32({idx[axis]})", bound
                 narrow[id(node)] = args

@@ -240,15 +240,13 @@ mod_p = define("mod", 2, np.mod,
 pow_p = define("pow", 2, np.power, partials=[_pow_dx, _pow_dy],
                expr={"f": "vm.vpow({0}, {1})", "i": "sc.int_pow({0}, {1})"},
                accepts="numeric", domain="positive", doc="d/dy at x == 0 is taken as 0 (as JAX)")
-# Integers: a select, which Numba compiles inline; sc.maximum is an overload (with NaN
-# checks only floats need) and Python's max a helper, each a compile of its own per dtype.
 maximum_p = define("maximum", 2, np.maximum,
                    partials=[_balanced(lambda a, b: a > b), _balanced(lambda a, b: a < b)],
-                   expr={"f": "sc.maximum({0}, {1})", "i": "({0} if {0} >= {1} else {1})", "u": "({0} if {0} >= {1} else {1})"}, accepts="numeric",
+                   expr="sc.maximum({0}, {1})", accepts="numeric",
                    doc="ties split the derivative equally between operands (as JAX)")
 minimum_p = define("minimum", 2, np.minimum,
                    partials=[_balanced(lambda a, b: a < b), _balanced(lambda a, b: a > b)],
-                   expr={"f": "sc.minimum({0}, {1})", "i": "({0} if {0} <= {1} else {1})", "u": "({0} if {0} <= {1} else {1})"}, accepts="numeric",
+                   expr="sc.minimum({0}, {1})", accepts="numeric",
                    doc="ties split the derivative equally between operands (as JAX)")
 arctan2_p = define("arctan2", 2, np.arctan2,
                    partials=[lambda y, x, o: x / (x * x + y * y), lambda y, x, o: -y / (x * x + y * y)],

@@ -181,4 +181,4 @@ def test_native_loops_compile_in_a_child_too(fresh_cache):
     assert any(s.kind == "loop" for s in exe.steps)
     assert exe.compile_processes == 2
     loops = [s.loop for s in exe.steps if s.kind == "loop"]
-    assert all(len(loop.dispatcher().signatures) == 1 for loop in loops)
+    assert all(len(loop._module.loop.signatures) == 1 for loop in loops)
