@@ -142,7 +142,8 @@ def _zeros_of(avals, multiple):
 
 def _on_disk(dispatcher):
     """Is the dispatcher's module a file in the disk cache (not compiled in memory)?"""
-    return getattr(dispatcher, "_cache", None) is not None and type(dispatcher._cache).__name__ != "NullCache"
+    from numba.core.caching import NullCache
+    return not isinstance(getattr(dispatcher, "_cache", None), (NullCache, type(None)))
 
 
 def _in_disk_cache(dispatcher, sig):
