@@ -9,6 +9,7 @@ from ..ir import Literal, Node, Var
 from ..ops import elementwise as ew
 from ..ops import shape as sh
 from ..ops.record import Kind
+from .sum_of_matmul import sum_of_matmul
 
 
 def _same_aval(atom, var):
@@ -156,8 +157,9 @@ def elementwise_of_scalar_broadcasts(node, producers):
                   [broadcast_var], node.loc)], broadcast_var)
 
 
-RULES = [elementwise_of_scalar_broadcasts, reshape_of_scalar_broadcast, compose_movement, broadcast_of_unit_reshape, scalar_broadcast_operands, trivial_movement, identity_arithmetic,
-         double_negation]
+RULES = [elementwise_of_scalar_broadcasts, reshape_of_scalar_broadcast, compose_movement,
+         broadcast_of_unit_reshape, scalar_broadcast_operands, trivial_movement, identity_arithmetic,
+         double_negation, sum_of_matmul]
 
 
 def simplify(graph):
