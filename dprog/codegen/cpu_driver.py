@@ -8,6 +8,8 @@ out per call, so concurrent calls from several threads never share memory.
 import numpy as np
 
 from ..ir import Literal
+from ..kernels.cpu_index import scatter_add_blocks
+from ..ops.index import scatter_add_p
 from . import cpu_blas, cpu_precompile, cpu_threads, module_cache, numba_startup
 from .cpu_kernel import HEADER, kernel_axes, kernel_source, reduction_arg_shape
 from .cpu_row_kernel import row_kernel_source
@@ -295,8 +297,19 @@ def _allocate(name, buffer, fill=None):
     return lines + ([f"{name}.fill({fill})"] if fill is not None else [])
 
 
+def _scatter_add(upd, idx, *, axis, size):
+    if np.asarray(upd).dtype.kind not in "fiu":
+        return scatter_add_p.impl(upd, idx, axis=axis, size=size)
+    return scatter_add_blocks(upd, idx, axis, size)
+
+
+# Ops whose reference implementation (the op record's NumPy impl) has a faster
+# hand-written kernel on the CPU (kernels/cpu_index.py: np.add.at is 5-30x slower).
+CPU_IMPLS = {scatter_add_p: _scatter_add}
+
+
 def _bound_impl(node):
-    impl, params = node.op.impl, node.params
+    impl, params = CPU_IMPLS.get(node.op, node.op.impl), node.params
     if node.subgraphs():
         return lambda *args: _run_with_compiled_subgraphs(impl, args, params)
     if not params:

@@ -176,7 +176,8 @@ def plan(graph, numpy_reductions=True, native_loops=True):
             step = Step(node, "kernel", i)
             sub = node.params["graph"]
             has_iota = any(n.op is iota_p for n in sub.nodes)
-            has_views = any(n.op.kind.value == "movement" for n in sub.nodes)
+            # (absorbed views and gathers read their sources by a multi-dim index)
+            has_views = any(n.op.kind.value in ("movement", "index") for n in sub.nodes)
             # A flat loop can reduce too, when every reduction is over all axes.
             partial_reduce = any(tuple(sorted(n.params["axes"])) != tuple(range(n.inputs[0].aval.ndim))
                                  for n in sub.nodes if n.op.kind.value == "reduction")

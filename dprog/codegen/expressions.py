@@ -9,6 +9,7 @@ import numpy as np
 from ..ir import Literal
 from ..ops.misc import iota_p
 from ..ops.elementwise import convert_element_type_p
+from ..ops.index import gather_p
 
 def typed_constant(value, dtype):
     """Source text for a constant of `dtype` (never a bare Python float)."""
@@ -88,6 +89,20 @@ def view_index(node, index_names):
     return ", ".join(parts)
 
 
+def gather_read(node, x_array, index_names, idx_value, name):
+    """(lines, expr) reading gather(x, idx, axis) at the loop's position straight from x:
+    the index is normalised as dprog.ops.index does (negative from the end, clamped),
+    with compare-and-select steps that keep the loop vectorisable."""
+    axis = node.params["axis"]
+    r = node.inputs[1].aval.ndim
+    n = f"np.int64({x_array}.shape[{axis}])"
+    lines = [f"{name} = np.int64({idx_value})",
+             f"{name} = {name} + ({n} if {name} < 0 else np.int64(0))",
+             f"{name} = sc.minimum(sc.maximum({name}, np.int64(0)), {n} - np.int64(1))"]
+    parts = list(index_names[:axis]) + [name] + list(index_names[axis + r:])
+    return lines, f"{x_array}[{', '.join(parts)}]"
+
+
 class GroupBody:
     """Statements for one element of a fusion group: per-element lines, reductions."""
 
@@ -113,6 +128,14 @@ class GroupBody:
             src = node.inputs[0] if node.inputs else None
             if node.op.kind.value == "movement" and getattr(src, "id", None) in arrays:
                 expr = f"{arrays[src.id]}[{view_index(node, index_names)}]"
+            elif node.op is gather_p and getattr(src, "id", None) in arrays:
+                # An absorbed gather (passes/fuse.py): x is read at the picked index.
+                idx = node.inputs[1]
+                r, axis = idx.aval.ndim, node.params["axis"]
+                idx_value = (f"{arrays[idx.id]}[{', '.join(index_names[axis:axis + r])}]"
+                             if r else self._atom(idx))
+                lines, expr = gather_read(node, arrays[src.id], index_names, idx_value, f"g{counter}")
+                self.lines += lines
             elif node.op is iota_p:
                 expr = iota_expr(index_names[node.params["axis"]], out.aval.dtype)
             else:

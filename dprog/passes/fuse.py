@@ -4,7 +4,8 @@ A group is one loop nest over an iteration shape S. It holds elementwise ops who
 has shape S (and iotas of shape S) and reductions whose input has shape S. A value leaves
 the group (is materialised) only if something outside reads it. Movement ops are not
 fused: on the CPU they are NumPy views of materialised buffers (no copy), which the loop
-reads through their strides. Contractions, gathers, scans and control flow stay single.
+reads through their strides, or indexes itself (absorbed broadcasts, transposes and
+gathers, see _absorb_views). Contractions, scans and control flow stay single.
 
 Groups are joined greedily in program order; a node may join a group only if that does
 not create a cycle between groups (group A needs B's output while B needs A's).
@@ -273,13 +274,30 @@ def _recompute_deps(groups):
 
 # Movement ops a loop nest can apply to an input by indexing it differently.
 ABSORBABLE_VIEWS = ("broadcast_in_dim", "transpose")
+# Ops a loop nest can read through an index array (x[idx[i]]), so that the picked values
+# are never materialised (codegen/expressions.gather_read).
+ABSORBABLE_READS = ("gather",)
+
+
+def _absorbable(view, x, inner, shape):
+    """Can a group over `shape` read `x` (made by node `view`) from view's source?"""
+    if view is None or x.id in inner or x.aval.shape != shape:
+        return False
+    src = view.inputs[0]
+    if not isinstance(src, Var) or src.aval.ndim == 0:
+        return False
+    if view.op.name in ABSORBABLE_VIEWS:
+        return True
+    # A gather also needs its index as an array (or a scalar) made outside the group.
+    return view.op.name in ABSORBABLE_READS and isinstance(view.inputs[1], Var)
 
 
 def _absorb_views(groups, producer_node):
     """Pull broadcasts and transposes of materialised values into the groups that read
     them: the kernel then indexes the source array directly (x[i0] for a row vector
     broadcast over i1), so loads stay contiguous and loop-invariant ones are hoisted.
-    The standalone view node stays for other readers; DCE drops it if it has none."""
+    Gathers likewise (x[h, idx[j], t]). The standalone node stays for other readers;
+    DCE drops it if it has none."""
     for g in groups:
         if not g.fusible:
             continue
@@ -288,9 +306,7 @@ def _absorb_views(groups, producer_node):
         for n in g.nodes:
             for x in n.inputs:
                 view = producer_node.get(getattr(x, "id", None))
-                if (view is not None and x.id not in inner and view.op.name in ABSORBABLE_VIEWS
-                        and isinstance(view.inputs[0], Var) and view.inputs[0].aval.ndim > 0
-                        and x.aval.shape == g.shape):
+                if _absorbable(view, x, inner, g.shape):
                     absorbed.append(view)
                     inner.add(x.id)
         g.nodes = absorbed + g.nodes

@@ -1,0 +1,96 @@
+"""Gathers absorbed into CPU kernels (passes/fuse.py _absorb_views, expressions.gather_read):
+the kernel reads x at the picked index, so the gathered array is never materialised.
+Each program runs compiled and in the reference interpreter, with traced indices that
+repeat, count from the end and fall out of range (clamped, as dprog.ops.index defines)."""
+import numpy as np
+import pytest
+
+import dprog as dp
+import dprog.numpy as dnp
+from dprog.ops.fusion import fusion_p
+from dprog.ops.index import gather_p
+
+from support import reference
+
+RNG = np.random.default_rng(11)
+
+
+def _idx(shape, n):
+    return RNG.integers(-n - 3, n + 3, shape)
+
+
+# name -> (function, argument makers); x arguments are float arrays, i arguments indices.
+PROGRAMS = {
+    "rows then elementwise": (lambda x, i: dnp.tanh(dnp.take(x, i, axis=0)) * 2.0,
+                              [(12, 5), ("i", (7,), 12)]),
+    "middle axis, 2-d index": (lambda x, i: dnp.take(x, i, axis=1) + 1.0,
+                               [(3, 9, 4), ("i", (2, 5), 9)]),
+    "last axis": (lambda x, i: dnp.exp(dnp.take(x, i, axis=-1)), [(6, 8), ("i", (3,), 8)]),
+    "scalar index": (lambda x, i: dnp.take(x, i, axis=0) * x[0], [(5, 4), ("i", (), 5)]),
+    "feeds a reduction": (lambda x, i: dnp.sum(dnp.take(x, i, axis=0) ** 2, axis=1),
+                          [(20, 6), ("i", (9,), 20)]),
+    "two gathers, one kernel": (lambda x, i, j: dnp.take(x, i, axis=0) - dnp.take(x, j, axis=0),
+                                [(10, 3), ("i", (4,), 10), ("i", (4,), 10)]),
+    "gather of a computed array": (lambda x, i: dnp.take(dnp.sin(x) @ x.T, i, axis=1) * 3.0,
+                                   [(6, 6), ("i", (4,), 6)]),
+    "gradient (scatter back)": (dp.grad(lambda x, i: dnp.sum(dnp.cos(dnp.take(x, i, axis=0)))),
+                                [(8, 3), ("i", (11,), 8)]),
+}
+
+
+def _args(makers, dtype):
+    out = []
+    for m in makers:
+        if m[0] == "i":
+            out.append(_idx(m[1], m[2]))
+        else:
+            out.append(RNG.standard_normal(m).astype(dtype))
+    return out
+
+
+def _fused_gathers(fn, args):
+    """(gathers inside fusion nodes, standalone gathers) of the compiled program's plan."""
+    jitted = dp.jit(fn)
+    jitted(*args)
+    graph = next(iter(jitted._cache.values())).executable.graph
+    inside = sum(n.op is gather_p for f in graph.nodes if f.op is fusion_p for n in f.params["graph"].nodes)
+    alone = sum(n.op is gather_p for n in graph.nodes)
+    return inside, alone
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_fused_gather_matches_reference(name, dtype):
+    fn, makers = PROGRAMS[name]
+    args = _args(makers, dtype)
+    got = dp.jit(fn)(*args)
+    expected = reference(fn, *args)
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["rows then elementwise", "middle axis, 2-d index", "feeds a reduction",
+                                  "two gathers, one kernel"])
+def test_gather_runs_inside_the_kernel(name):
+    fn, makers = PROGRAMS[name]
+    inside, alone = _fused_gathers(fn, _args(makers, np.float64))
+    assert inside >= 1 and alone == 0, (inside, alone)
+
+
+def test_gather_read_by_two_kernels_and_returned_stays_standalone():
+    # A gathered value that is a result must exist as an array: the gather stays a step.
+    fn = lambda x, i: (dnp.take(x, i, axis=0), dnp.take(x, i, axis=0) + 1.0)  # noqa: E731
+    args = _args([(6, 2), ("i", (5,), 6)], np.float64)
+    got, expected = dp.jit(fn)(*args), reference(fn, *args)
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)
+
+
+def test_fused_gather_in_a_scan_body():
+    def f(x, i):
+        def step(c, _):
+            return c + dnp.take(x, i, axis=0) * 0.5, None
+        out, _ = dp.scan(step, dnp.zeros((i.shape[0], x.shape[1])), None, length=4)
+        return out
+    args = _args([(7, 3), ("i", (5,), 7)], np.float64)
+    np.testing.assert_allclose(dp.jit(f)(*args), reference(f, *args), rtol=1e-12)
