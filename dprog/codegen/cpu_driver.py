@@ -9,9 +9,10 @@ import numpy as np
 
 from ..ir import Literal
 from ..kernels.cpu_index import scatter_add_blocks
+from ..ops import shape as sh
 from ..ops.index import scatter_add_p
 from . import cpu_blas, cpu_precompile, cpu_threads, module_cache, numba_startup
-from .cpu_kernel import HEADER, kernel_axes, kernel_source, reduction_arg_shape
+from .cpu_kernel import HEADER, kernel_axes, kernel_source, reduction_arg_shape, self_initialising
 from .cpu_row_kernel import row_kernel_source
 from .expressions import typed_constant
 from .cpu_plan import plan
@@ -166,6 +167,8 @@ class CpuExecutable:
                 for o, b in zip(outs, step.outs):
                     lines += _allocate(o, b)
                 lines.append(f"{fn}({', '.join(ins + outs)})")
+            elif step.kind == "view" and _inline_view(node, ins[0]) is not None:
+                lines.append(f"{outs[0]} = {_inline_view(node, ins[0])}")
             else:
                 fn = f"op{step.index}"
                 ns[fn] = _bound_impl(node)
@@ -200,6 +203,7 @@ class CpuExecutable:
         rows = node.params.get("rows") is not None
         sizes = [str(n) for n in shape] if rows else sizes_of(step, shape)
         lines, out_args = [], []
+        self_init = set() if rows else self_initialising(sub, ndim)
         stacks = _PartialStacks(step, ns)
         for v, o, b in zip(node.outs, outs, step.outs):
             if v.id not in step.reduce_inits:
@@ -218,7 +222,7 @@ class CpuExecutable:
                 lines.append(stacks.add(o, v, red, kshape, init, len(sizes) + len(out_args)))
                 out_args.append(f"{o}p")
             else:
-                lines += _allocate(o, b, fill=init)
+                lines += _allocate(o, b, fill=None if v.id in self_init else init)
                 out_args.append(o if kshape == v.aval.shape else f"{o}.reshape({kshape})")
         in_args = []
         for x, name in zip(node.inputs, ins):
@@ -295,6 +299,21 @@ def _allocate(name, buffer, fill=None):
     lines = [f"{name} = ws[{buffer.slot}]",
              f"if {name} is None: {name} = ws[{buffer.slot}] = np.empty({shape}, {dt})"]
     return lines + ([f"{name}.fill({fill})"] if fill is not None else [])
+
+
+def _inline_view(node, src):
+    """A view step as a NumPy method call or index written into the driver, or None.
+    Same result as the op's impl, without a Python call around it: between kernels that
+    evict the interpreter's caches, each such call cost 15-30 us (GMM's profile)."""
+    op, params = node.op, node.params
+    if op is sh.transpose_p:
+        return f"{src}.transpose({tuple(params['perm'])})"
+    if op is sh.reshape_p:
+        return f"{src}.reshape({tuple(params['shape'])})"
+    if op is sh.slice_p and node.inputs[0].aval.ndim:
+        parts = ", ".join(f"{s}:{l}:{k}" for s, l, k in zip(params["start"], params["limit"], params["step"]))
+        return f"{src}[{parts}]"
+    return None
 
 
 def _scatter_add(upd, idx, *, axis, size):

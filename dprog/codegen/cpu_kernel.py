@@ -18,7 +18,7 @@ they reduce its one dim, and their outputs arrive with shape (1,).
 """
 import numpy as np
 
-from .expressions import GroupBody
+from .expressions import GroupBody, typed_constant
 
 def _kernels_source_hash():
     """A hash of the hand-written kernels generated code calls. Numba's disk cache does
@@ -100,6 +100,19 @@ def _suffix_start(axes_sets, ndim):
     return start if tuple(range(start, ndim)) == tuple(sorted(first)) else None
 
 
+def self_initialising(graph, ndim):
+    """Ids of the reduction outputs the kernel starts from the identity itself, so the
+    caller need not fill them first: all of them when every reduction reduces the same
+    trailing dims (each accumulator then lives in a register for one row). Other
+    reductions accumulate into their output across the loop nest, which must arrive
+    holding the identity."""
+    reduce_of = {n.outs[0].id: n for n in graph.nodes if n.op.kind.value == "reduction"}
+    axes = [frozenset(kernel_axes(reduce_of[v.id], ndim)) for v in graph.outvars if v.id in reduce_of]
+    if _suffix_start(axes, ndim) is None:
+        return set()
+    return {v.id for v in graph.outvars if v.id in reduce_of}
+
+
 def kernel_source(graph, ndim, name="kernel"):
     """Source text of the kernel; arguments: the outermost loop's range (lo, hi), sizes,
     outputs (graph.outvars order), inputs. A rank-0 kernel has no loop (lo, hi unused)."""
@@ -136,7 +149,8 @@ def kernel_source(graph, ndim, name="kernel"):
                     node, _ = reductions[v.id]
                     acc = f"acc_{out}"
                     index = red_index(kernel_axes(node, ndim))
-                    emit(f"{acc} = {out}[{index}]")
+                    # (the output arrives uninitialised: see self_initialising)
+                    emit(f"{acc} = {typed_constant(node.op.identity(v.aval.dtype), v.aval.dtype)}")
                     accs.append((acc, out, index, node.op.expr))
         emit(OUTER_LOOP if d == 0 else f"for {idx[d]} in range(n{d}):")
         depth += 1

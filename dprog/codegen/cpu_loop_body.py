@@ -19,7 +19,7 @@ import numpy as np
 
 from ..ir import Literal
 from ..ops import shape as sh
-from .cpu_kernel import kernel_source, reduction_arg_shape
+from .cpu_kernel import kernel_source, reduction_arg_shape, self_initialising
 from .cpu_plan import plan
 from .expressions import typed_constant
 
@@ -133,6 +133,8 @@ class InlineGraph:
         size = int(np.prod(shape, dtype=np.int64))
         reshape_flat = step.flat and len(shape) != 1
         lines, out_args, after = [], [], []
+        self_init = (set() if node.params.get("rows") is not None
+                     else self_initialising(sub, 1 if step.flat else len(shape)))
         for v, b in zip(node.outs, step.outs):
             aval = v.aval
             dt = f"np.{aval.dtype.name}"
@@ -145,7 +147,8 @@ class InlineGraph:
                 # Reduction outputs start at the identity and arrive with size-1 dims at
                 # the reduced axes (the layout kernel_source expects).
                 init = typed_constant(step.reduce_inits[v.id], aval.dtype)
-                lines.append(f"{name}.fill({init})" if aval.ndim else f"{name}[()] = {init}")
+                if v.id not in self_init:  # (else the kernel starts from the identity itself)
+                    lines.append(f"{name}.fill({init})" if aval.ndim else f"{name}[()] = {init}")
                 kshape = reduction_arg_shape(sub, v, shape, step.flat)
                 out_args.append(f"{name}.reshape({kshape})" if kshape != aval.shape else name)
             else:

@@ -10,6 +10,7 @@ from ..ir import Literal
 from ..ops.misc import iota_p
 from ..ops.elementwise import convert_element_type_p
 from ..ops.index import gather_p
+from ..ops.shape import pad_p
 
 def typed_constant(value, dtype):
     """Source text for a constant of `dtype` (never a bare Python float)."""
@@ -103,6 +104,26 @@ def gather_read(node, x_array, index_names, idx_value, name):
     return lines, f"{x_array}[{', '.join(parts)}]"
 
 
+def pad_read(node, x_array, index_names, value):
+    """Expression reading pad(x, value) (no interior padding) at the loop's position: x
+    where the position falls inside it, else the padding value. The load sits in the
+    taken branch only, so it never reads outside x."""
+    inside, parts = [], []
+    for d, low in enumerate(node.params["lo"]):
+        i = f"np.int64({index_names[d]})"
+        if low == 0 and node.params["hi"][d] == 0:
+            parts.append(index_names[d])
+            continue
+        shifted = f"({i} - np.int64({low}))" if low else i
+        if low:
+            inside.append(f"({i} >= np.int64({low}))")
+        inside.append(f"({shifted} < np.int64({x_array}.shape[{d}]))")
+        parts.append(shifted)
+    if not inside:
+        return f"{x_array}[{', '.join(parts)}]"
+    return f"({x_array}[{', '.join(parts)}] if {' & '.join(inside)} else {value})"
+
+
 class GroupBody:
     """Statements for one element of a fusion group: per-element lines, reductions."""
 
@@ -126,7 +147,10 @@ class GroupBody:
             name = f"v{counter}"
             counter += 1
             src = node.inputs[0] if node.inputs else None
-            if node.op.kind.value == "movement" and getattr(src, "id", None) in arrays:
+            if node.op is pad_p and getattr(src, "id", None) in arrays:
+                # An absorbed pad (passes/fuse.py): x inside, the padding value around it.
+                expr = pad_read(node, arrays[src.id], index_names, self._atom(node.inputs[1]))
+            elif node.op.kind.value == "movement" and getattr(src, "id", None) in arrays:
                 expr = f"{arrays[src.id]}[{view_index(node, index_names)}]"
             elif node.op is gather_p and getattr(src, "id", None) in arrays:
                 # An absorbed gather (passes/fuse.py): x is read at the picked index.

@@ -4,8 +4,8 @@ A group is one loop nest over an iteration shape S. It holds elementwise ops who
 has shape S (and iotas of shape S) and reductions whose input has shape S. A value leaves
 the group (is materialised) only if something outside reads it. Movement ops are not
 fused: on the CPU they are NumPy views of materialised buffers (no copy), which the loop
-reads through their strides, or indexes itself (absorbed broadcasts, transposes and
-gathers, see _absorb_views). Contractions, scans and control flow stay single.
+reads through their strides, or indexes itself (absorbed broadcasts, transposes,
+gathers and pads, see _absorb_views). Contractions, scans and control flow stay single.
 
 Groups are joined greedily in program order; a node may join a group only if that does
 not create a cycle between groups (group A needs B's output while B needs A's).
@@ -274,9 +274,10 @@ def _recompute_deps(groups):
 
 # Movement ops a loop nest can apply to an input by indexing it differently.
 ABSORBABLE_VIEWS = ("broadcast_in_dim", "transpose")
-# Ops a loop nest can read through an index array (x[idx[i]]), so that the picked values
-# are never materialised (codegen/expressions.gather_read).
-ABSORBABLE_READS = ("gather",)
+# Ops a loop nest can read by computing where to load: through an index array (x[idx[i]],
+# codegen/expressions.gather_read) or with a bounds test (a pad, expressions.pad_read),
+# so that the gathered or padded array is never materialised.
+ABSORBABLE_READS = ("gather", "pad")
 
 
 def _absorbable(view, x, inner, shape):
@@ -288,8 +289,12 @@ def _absorbable(view, x, inner, shape):
         return False
     if view.op.name in ABSORBABLE_VIEWS:
         return True
+    if view.op.name not in ABSORBABLE_READS:
+        return False
+    if view.op.name == "pad":  # without interior padding; the value is any scalar
+        return not any(view.params["interior"])
     # A gather also needs its index as an array (or a scalar) made outside the group.
-    return view.op.name in ABSORBABLE_READS and isinstance(view.inputs[1], Var)
+    return isinstance(view.inputs[1], Var)
 
 
 def _absorb_views(groups, producer_node):

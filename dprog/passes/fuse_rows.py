@@ -106,8 +106,8 @@ def _unit_splits(node, full):
 
 
 def _inner_node_ok(node, full, k):
-    if node.op.kind is Kind.INDEX:
-        return False  # an absorbed gather: row kernels read arrays through views only
+    if node.op.kind is Kind.INDEX or node.op is sh.pad_p:
+        return False  # an absorbed gather or pad: row kernels read arrays through views only
     if node.op.kind is Kind.REDUCTION:
         return ((_inner_reduction_ok(node, full, k) and tuple(node.inputs[0].aval.shape) == full)
                 or is_outer_reduction(node, full, k))

@@ -1,5 +1,6 @@
-"""Gathers absorbed into CPU kernels (passes/fuse.py _absorb_views, expressions.gather_read):
-the kernel reads x at the picked index, so the gathered array is never materialised.
+"""Gathers and pads absorbed into CPU kernels (passes/fuse.py _absorb_views,
+expressions.gather_read / pad_read): the kernel reads x at the picked index, or x and the
+padding value by a bounds test, so the gathered or padded array is never materialised.
 Each program runs compiled and in the reference interpreter, with traced indices that
 repeat, count from the end and fall out of range (clamped, as dprog.ops.index defines)."""
 import numpy as np
@@ -9,6 +10,7 @@ import dprog as dp
 import dprog.numpy as dnp
 from dprog.ops.fusion import fusion_p
 from dprog.ops.index import gather_p
+from dprog.ops.shape import pad_p
 
 from support import reference
 
@@ -35,6 +37,14 @@ PROGRAMS = {
                                    [(6, 6), ("i", (4,), 6)]),
     "gradient (scatter back)": (dp.grad(lambda x, i: dnp.sum(dnp.cos(dnp.take(x, i, axis=0)))),
                                 [(8, 3), ("i", (11,), 8)]),
+    # Pads: reverse mode makes one per slice, and sums them.
+    "pad both sides, every axis": (lambda x: dnp.tanh(dnp.pad(x, ((2, 1), (0, 3)))) + 1.0, [(4, 5)]),
+    "pad with a value": (lambda x: dnp.pad(x, ((1, 1),), constant_values=2.5) * 3.0, [(7,)]),
+    "pad feeds a reduction": (lambda x: dnp.sum(dnp.pad(x, ((0, 0), (3, 0))) ** 2, axis=0), [(6, 4)]),
+    "gradient of slices": (dp.grad(lambda x: dnp.sum(dnp.sin(x[:, :3]) * x[:, 2:5]) + dnp.sum(x[1:, 4])), [(5, 7)]),
+    "gradient of a concatenation": (dp.grad(lambda a, b: dnp.sum(dnp.exp(dnp.concatenate([a, b], axis=1)))),
+                                    [(3, 2), (3, 4)]),
+    "strided slice gradient (interior pad)": (dp.grad(lambda x: dnp.sum(dnp.cos(x[::2]))), [(9, 2)]),
 }
 
 
@@ -48,13 +58,13 @@ def _args(makers, dtype):
     return out
 
 
-def _fused_gathers(fn, args):
-    """(gathers inside fusion nodes, standalone gathers) of the compiled program's plan."""
+def _fused(fn, args, op=gather_p):
+    """(op nodes inside fusion nodes, standalone ones) in the compiled program's plan."""
     jitted = dp.jit(fn)
     jitted(*args)
     graph = next(iter(jitted._cache.values())).executable.graph
-    inside = sum(n.op is gather_p for f in graph.nodes if f.op is fusion_p for n in f.params["graph"].nodes)
-    alone = sum(n.op is gather_p for n in graph.nodes)
+    inside = sum(n.op is op for f in graph.nodes if f.op is fusion_p for n in f.params["graph"].nodes)
+    alone = sum(n.op is op for n in graph.nodes)
     return inside, alone
 
 
@@ -73,8 +83,22 @@ def test_fused_gather_matches_reference(name, dtype):
                                   "two gathers, one kernel"])
 def test_gather_runs_inside_the_kernel(name):
     fn, makers = PROGRAMS[name]
-    inside, alone = _fused_gathers(fn, _args(makers, np.float64))
+    inside, alone = _fused(fn, _args(makers, np.float64))
     assert inside >= 1 and alone == 0, (inside, alone)
+
+
+@pytest.mark.parametrize("name", ["pad both sides, every axis", "pad with a value", "pad feeds a reduction",
+                                  "gradient of slices"])
+def test_pad_runs_inside_the_kernel(name):
+    fn, makers = PROGRAMS[name]
+    inside, alone = _fused(fn, _args(makers, np.float64), pad_p)
+    assert inside >= 1 and alone == 0, (inside, alone)
+
+
+def test_interior_padding_stays_a_step():
+    fn, makers = PROGRAMS["strided slice gradient (interior pad)"]
+    inside, alone = _fused(fn, _args(makers, np.float64), pad_p)
+    assert inside == 0 and alone == 1, (inside, alone)
 
 
 def test_gather_read_by_two_kernels_and_returned_stays_standalone():
