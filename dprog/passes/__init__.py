@@ -12,13 +12,16 @@ from .dce import dce
 from .fold import fold
 from .merge_extended import merge_extended
 from .simplify import simplify
+from .sink_transposes import sink_transposes
 
 # The order matters: simplify exposes common subexpressions, CSE merges them, and DCE
-# removes what the rewrites left unused. Fusion belongs to the backends, which run their
+# removes what the rewrites left unused. sink_transposes leaves transposes that the
+# second simplify folds into broadcasts and cancels against each other. Fusion belongs to the backends, which run their
 # own table (below) after this pipeline.
 PIPELINE = [
     ("dce", dce),
     ("simplify", simplify),
+    ("sink_transposes", sink_transposes),
     ("fold", fold),
     ("cse", cse),
     ("merge_extended", merge_extended),

@@ -14,6 +14,7 @@ from ..ir import Graph, Node, Var
 from ..ops.fusion import fusion_p
 from ..ops.misc import iota_p
 from ..ops.record import Kind
+from ..ops import shape as sh
 from .dce import dce, live_nodes
 
 
@@ -311,10 +312,43 @@ def _absorb_views(groups, producer_node):
         for n in g.nodes:
             for x in n.inputs:
                 view = producer_node.get(getattr(x, "id", None))
+                composed = _composed_view(view, producer_node)
+                if composed is not None and _absorbable(composed, x, inner, g.shape):
+                    view = composed
                 if _absorbable(view, x, inner, g.shape):
                     absorbed.append(view)
                     inner.add(x.id)
         g.nodes = absorbed + g.nodes
+
+
+def _axis_map(view):
+    """For a broadcast or transpose: the output axis each source axis lands on."""
+    if view.op is sh.broadcast_in_dim_p:
+        return list(view.params["dims"])
+    perm = view.params["perm"]
+    out = [0] * len(perm)
+    for j, p in enumerate(perm):
+        out[p] = j
+    return out
+
+
+def _composed_view(view, producer_node):
+    """A view of a view of a materialised array (transpose(broadcast(x)), as reverse
+    mode and sink_transposes make them) as one broadcast of x, so a kernel can read x
+    itself. Its dims may be out of order: only a kernel's index expression reads it
+    (expressions.view_index), never NumPy. None if the chain is not of that form."""
+    if view is None or view.op.name not in ABSORBABLE_VIEWS:
+        return None
+    inner = producer_node.get(getattr(view.inputs[0], "id", None))
+    if inner is None or inner.op.name not in ABSORBABLE_VIEWS:
+        return None
+    x = inner.inputs[0]
+    if not isinstance(x, Var) or x.aval.ndim == 0:
+        return None
+    outer_map = _axis_map(view)
+    dims = tuple(outer_map[d] for d in _axis_map(inner))
+    return Node(sh.broadcast_in_dim_p, [x], {"shape": view.outs[0].aval.shape, "dims": dims},
+                view.outs, view.loc)
 
 
 def fuse(graph, absorb_views=False):

@@ -85,6 +85,28 @@ def compose_movement(node, producers):
     return None
 
 
+def transpose_of_broadcast(node, producers):
+    """transpose(broadcast_in_dim(x)) -> broadcast_in_dim(x) with the dims permuted (x is
+    transposed first, when its dims would otherwise come out of order: x is the small
+    side). Rewrites the node in place."""
+    if node.op is not sh.transpose_p:
+        return None
+    inner = producers.get(getattr(node.inputs[0], "id", None))
+    if inner is None or inner.op is not sh.broadcast_in_dim_p:
+        return None
+    perm = node.params["perm"]
+    position = {p: j for j, p in enumerate(perm)}       # broadcast axis -> output axis
+    dims = [position[d] for d in inner.params["dims"]]  # x's axes -> output axes
+    x = inner.inputs[0]
+    order = sorted(range(len(dims)), key=lambda i: dims[i])
+    if order != list(range(len(dims))):
+        return None  # x itself would need a transpose: leave both as they are
+    node.op = sh.broadcast_in_dim_p
+    node.inputs = [x]
+    node.params = {"shape": node.outs[0].aval.shape, "dims": tuple(dims)}
+    return None
+
+
 def scalar_broadcast_operands(node, producers):
     """Elementwise ops accept rank-0 operands: use the scalar instead of its broadcast,
     so fused kernels read a scalar rather than a stride-0 array."""
@@ -157,7 +179,7 @@ def elementwise_of_scalar_broadcasts(node, producers):
                   [broadcast_var], node.loc)], broadcast_var)
 
 
-RULES = [elementwise_of_scalar_broadcasts, reshape_of_scalar_broadcast, compose_movement,
+RULES = [elementwise_of_scalar_broadcasts, reshape_of_scalar_broadcast, compose_movement, transpose_of_broadcast,
          broadcast_of_unit_reshape, scalar_broadcast_operands, trivial_movement, identity_arithmetic,
          double_negation, sum_of_matmul]
 

@@ -118,3 +118,14 @@ def test_fused_gather_in_a_scan_body():
         return out
     args = _args([(7, 3), ("i", (5,), 7)], np.float64)
     np.testing.assert_allclose(dp.jit(f)(*args), reference(f, *args), rtol=1e-12)
+
+
+def test_view_of_a_view_is_read_from_its_source():
+    # transpose(broadcast(s)) with s's axes swapped cannot be one NumPy broadcast; the
+    # kernel reads s[i1, i0] itself instead of a strided view made per call.
+    fn = lambda s, a: dnp.transpose(dnp.broadcast_to(s[:, :, None], (6, 4, 3)), (1, 0, 2)) * a  # noqa: E731
+    args = [RNG.standard_normal((6, 4)), RNG.standard_normal((4, 6, 3))]
+    jitted = dp.jit(fn)
+    np.testing.assert_array_equal(jitted(*args), reference(fn, *args))
+    graph = next(iter(jitted._cache.values())).executable.graph
+    assert [n.op.name for n in graph.nodes] == ["fusion"], graph

@@ -1,0 +1,160 @@
+"""Compute elementwise values in the axis order their readers want.
+
+Reverse mode often computes a value in one axis order and then hands a transpose of it
+to a matmul (GMM's gradient: 2 * ct[n, k] * Lxc[n, k, :] is computed over (n, k, d) and
+multiplied as (k, n, d)). The kernel then writes in one order and BLAS reads in another,
+and the value's own input was itself a transpose of a BLAS result (k, n, d): twice across
+memory. When every reader of an elementwise value reads it through the same transpose P
+(or reduces it), this pass computes the value over the transposed shape instead:
+
+    transpose(f(a, b), P)  ->  f(transpose(a, P), transpose(b, P))
+
+It only does so when that adds no strided read: each input must be a broadcast (free in
+any order), a transpose that P undoes, a scalar, or another elementwise value that sinks
+with it. Simplify then folds the new transposes into those broadcasts and transposes.
+Reductions of the value reduce the new one over the permuted axes (then transpose their
+small result back if its axis order changed).
+"""
+from ..ir import Node, Var
+from ..ops import shape as sh
+from ..ops.record import Kind
+
+_REDUCTIONS = ("reduce_sum", "reduce_max", "reduce_min")
+
+
+def _compose(inner, outer):
+    """The perm of transpose(transpose(x, inner), outer)."""
+    return tuple(inner[p] for p in outer)
+
+
+def _inverse(perm):
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
+
+
+def _is_elementwise(node):
+    return node.op.kind is Kind.ELEMENTWISE and len(node.outs) == 1 and not node.subgraphs()
+
+
+class _Graph:
+    def __init__(self, graph):
+        self.producer = {v.id: n for n in graph.nodes for v in n.outs}
+        self.consumers = {}
+        for n in graph.nodes:
+            for x in n.inputs:
+                if isinstance(x, Var):
+                    self.consumers.setdefault(x.id, []).append(n)
+        self.outputs = {v.id for v in graph.outvars if isinstance(v, Var)}
+
+
+def _root_perm(g, node):
+    """P when every reader of node's value transposes it by P (reductions may read it
+    too), at least one does, and it is not a graph output; else None."""
+    out = node.outs[0]
+    if out.id in g.outputs or out.aval.ndim < 2:
+        return None
+    perms = set()
+    for c in g.consumers.get(out.id, ()):
+        if c.op is sh.transpose_p:
+            perms.add(tuple(c.params["perm"]))
+        elif c.op.name not in _REDUCTIONS:
+            return None
+    return perms.pop() if len(perms) == 1 else None
+
+
+def _collect(g, root, perm):
+    """The elementwise nodes that sink with `root` (root first, producers after), or None
+    if sinking would read some materialised input across memory."""
+    members, order, stack = {id(root)}, [root], [root]
+    while stack:
+        node = stack.pop()
+        for x in node.inputs:
+            if not isinstance(x, Var) or x.aval.ndim == 0:
+                continue
+            p = g.producer.get(x.id)
+            if p is None:
+                return None  # an argument or constant: its transpose is a strided read
+            if p.op is sh.broadcast_in_dim_p:
+                continue
+            if p.op is sh.transpose_p and _compose(p.params["perm"], perm) == tuple(range(len(perm))):
+                continue
+            if id(p) in members:
+                continue
+            readers = g.consumers.get(x.id, ())
+            if (_is_elementwise(p) and x.id not in g.outputs and x.aval.shape == node.outs[0].aval.shape
+                    and all(id(r) in members for r in readers)):
+                members.add(id(p))
+                order.append(p)
+                stack.append(p)
+                continue
+            return None
+    return order
+
+
+def sink_transposes(graph):
+    g = _Graph(graph)
+    plans = {}  # id(node) -> perm, for every node that sinks
+    for node in reversed(graph.nodes):
+        if id(node) in plans or not _is_elementwise(node):
+            continue
+        perm = _root_perm(g, node)
+        if perm is None:
+            continue
+        members = _collect(g, node, perm)
+        if members is None or any(id(m) in plans for m in members):
+            continue
+        for m in members:
+            plans[id(m)] = perm
+    if not plans:
+        return graph
+    rename, nodes = {}, []   # old var id -> the value that replaces it
+    sunk = {}                # old var id -> its value computed in the transposed order
+
+    def emit(op, inputs, params, loc):
+        out = Var(op.abstract_eval([x.aval for x in inputs], params)[0])
+        nodes.append(Node(op, inputs, params, [out], loc))
+        return out
+
+    for node in graph.nodes:
+        inputs = [rename.get(x.id, x) if isinstance(x, Var) else x for x in node.inputs]
+        perm = plans.get(id(node))
+        if perm is not None:
+            new_inputs = []
+            for x, orig in zip(inputs, node.inputs):
+                if isinstance(orig, Var) and orig.id in sunk:
+                    new_inputs.append(sunk[orig.id])
+                elif isinstance(x, Var) and x.aval.ndim:
+                    new_inputs.append(emit(sh.transpose_p, [x], {"perm": perm}, node.loc))
+                else:
+                    new_inputs.append(x)
+            sunk[node.outs[0].id] = emit(node.op, new_inputs, dict(node.params), node.loc)
+            continue
+        src = node.inputs[0] if node.inputs else None
+        if isinstance(src, Var) and src.id in sunk:
+            value, perm = sunk[src.id], plans[id(g.producer[src.id])]
+            if node.op is sh.transpose_p:  # the reader this pass serves: now the value itself
+                rename[node.outs[0].id] = value
+                continue
+            if node.op.name in _REDUCTIONS:
+                rename[node.outs[0].id] = _reduce_permuted(emit, node, value, perm)
+                continue
+        nodes.append(Node(node.op, inputs, node.params, node.outs, node.loc))
+    outvars = [rename.get(v.id, v) if isinstance(v, Var) else v for v in graph.outvars]
+    return graph.replace(nodes=nodes, outvars=outvars)
+
+
+def _reduce_permuted(emit, node, value, perm):
+    """node (a reduction of the old value) as a reduction of `value` = transpose(old, perm)."""
+    inv = _inverse(perm)
+    axes = node.params["axes"]
+    new_axes = tuple(sorted(inv[a] for a in axes))
+    y = emit(node.op, [value], {**node.params, "axes": new_axes}, node.loc)
+    # The kept axes come out in the new order; put them back in the old one.
+    kept_old = [a for a in range(len(perm)) if a not in axes]         # old axes, old order
+    kept_new = [perm[j] for j in range(len(perm)) if j not in new_axes]  # old axes, new order
+    order = tuple(kept_new.index(a) for a in kept_old)
+    if order != tuple(range(len(order))):
+        y = emit(sh.transpose_p, [y], {"perm": order}, node.loc)
+    return y
