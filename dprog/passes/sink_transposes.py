@@ -4,8 +4,8 @@ Reverse mode often computes a value in one axis order and then hands a transpose
 to a matmul (GMM's gradient: 2 * ct[n, k] * Lxc[n, k, :] is computed over (n, k, d) and
 multiplied as (k, n, d)). The kernel then writes in one order and BLAS reads in another,
 and the value's own input was itself a transpose of a BLAS result (k, n, d): twice across
-memory. When every reader of an elementwise value reads it through the same transpose P
-(or reduces it), this pass computes the value over the transposed shape instead:
+memory. When every reader of an elementwise value reads it through a transpose (or reduces it),
+this pass computes the value over the shape of the most wanted transpose P instead:
 
     transpose(f(a, b), P)  ->  f(transpose(a, P), transpose(b, P))
 
@@ -50,18 +50,23 @@ class _Graph:
 
 
 def _root_perm(g, node):
-    """P when every reader of node's value transposes it by P (reductions may read it
-    too), at least one does, and it is not a graph output; else None."""
+    """The order P to compute node's value in, when every reader transposes it
+    (reductions may read it too), at least one does, and it is not a graph output; else
+    None. Readers that transpose it differently (GMM's x - mu, read as (k, n, d) by one
+    matmul and as (k, d, n) by another) then read a transpose of the new value: P is the
+    order most of them want, the first one's on a tie."""
     out = node.outs[0]
     if out.id in g.outputs or out.aval.ndim < 2:
         return None
-    perms = set()
+    perms = []
     for c in g.consumers.get(out.id, ()):
         if c.op is sh.transpose_p:
-            perms.add(tuple(c.params["perm"]))
+            perms.append(tuple(c.params["perm"]))
         elif c.op.name not in _REDUCTIONS:
             return None
-    return perms.pop() if len(perms) == 1 else None
+    if not perms:
+        return None
+    return max(perms, key=lambda p: (perms.count(p), -perms.index(p)))
 
 
 def _collect(g, root, perm):
@@ -134,8 +139,12 @@ def sink_transposes(graph):
         src = node.inputs[0] if node.inputs else None
         if isinstance(src, Var) and src.id in sunk:
             value, perm = sunk[src.id], plans[id(g.producer[src.id])]
-            if node.op is sh.transpose_p:  # the reader this pass serves: now the value itself
-                rename[node.outs[0].id] = value
+            if node.op is sh.transpose_p:
+                rest = _compose(_inverse(perm), tuple(node.params["perm"]))
+                if rest == tuple(range(len(rest))):  # the reader this pass serves: the value itself
+                    rename[node.outs[0].id] = value
+                else:
+                    rename[node.outs[0].id] = emit(sh.transpose_p, [value], {"perm": rest}, node.loc)
                 continue
             if node.op.name in _REDUCTIONS:
                 rename[node.outs[0].id] = _reduce_permuted(emit, node, value, perm)
