@@ -59,3 +59,24 @@ def run_in_child(method, target, timeout=240):
     value = parent.recv()
     p.join(60)
     return value, p.exitcode
+
+
+def check_pipeline_keeps_values(fun, args, rtol=1e-12, atol=1e-12):
+    """Run fun three ways: its unoptimised graph in the reference interpreter (the oracle),
+    its optimised graph (the pass pipeline's rewrites) in the interpreter, and compiled.
+    Asserts equal results (dtypes and shapes too); returns (raw graph, optimised graph)."""
+    import numpy as np
+    from dprog.interpreter import evaluate
+    from dprog.passes import run_pipeline
+
+    def as_list(x):
+        return list(x) if isinstance(x, (list, tuple)) else [x]
+    raw = dp.make_graph(fun)(*args)
+    optimised = run_pipeline(raw)
+    expected = as_list(evaluate(raw, *args))
+    for got in (as_list(evaluate(optimised, *args)), as_list(dp.jit(fun)(*args))):
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert np.asarray(g).dtype == np.asarray(e).dtype and np.shape(g) == np.shape(e)
+            np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
+    return raw, optimised

@@ -9,10 +9,11 @@ import pytest
 
 import dprog as dp
 import dprog.numpy as dnp
-from dprog.interpreter import evaluate
 from dprog.ops.record import Kind
 from dprog.passes import run_pipeline
 from dprog.passes.sink_transposes import sink_transposes
+
+from support import check_pipeline_keeps_values
 
 RNG = np.random.default_rng(5)
 A = RNG.standard_normal((4, 6, 3))   # (k, n, d), as a batched matmul returns it
@@ -60,16 +61,7 @@ def _elementwise_transposes(graph):
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_sinking_keeps_values_and_removes_the_transposes(name):
     fn, args, left = PROGRAMS[name]
-    raw = dp.make_graph(fn)(*args)
-    optimised = run_pipeline(raw)
-    expected = evaluate(raw, *args)
-    expected = expected if isinstance(expected, (list, tuple)) else [expected]
-    for got in (evaluate(optimised, *args), dp.jit(fn)(*args)):
-        got = got if isinstance(got, (list, tuple)) else [got]
-        assert len(got) == len(expected)
-        for g, e in zip(got, expected):
-            assert np.shape(g) == np.shape(e)
-            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+    _, optimised = check_pipeline_keeps_values(fn, args)
     if left is None:
         assert sink_transposes(optimised) is optimised  # nothing for the pass to do
     else:

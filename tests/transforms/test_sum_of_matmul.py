@@ -9,8 +9,9 @@ import pytest
 
 import dprog as dp
 import dprog.numpy as dnp
-from dprog.interpreter import evaluate
 from dprog.passes import run_pipeline
+
+from support import check_pipeline_keeps_values
 
 RNG = np.random.default_rng(7)
 X = RNG.standard_normal((40, 6))
@@ -51,15 +52,8 @@ PROGRAMS = {
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_rewrite_matches_the_unoptimised_program(name):
     fn, args, shrinks = PROGRAMS[name]
-    raw = dp.make_graph(fn)(*args)
-    optimised = run_pipeline(raw)
-    expected = evaluate(raw, *args)
     tol = dict(rtol=1e-5, atol=1e-5) if args[0].dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    for got in (evaluate(optimised, *args), dp.jit(fn)(*args)):
-        got = got if isinstance(got, (list, tuple)) else [got]
-        for e, g in zip(expected if isinstance(expected, (list, tuple)) else [expected], got):
-            assert np.asarray(g).dtype == np.asarray(e).dtype
-            np.testing.assert_allclose(g, e, **tol)
+    raw, optimised = check_pipeline_keeps_values(fn, args, **tol)
     before, after = matmul_flops(raw), matmul_flops(optimised)
     if shrinks:
         assert after < before, (before, after)
