@@ -16,8 +16,8 @@ from .sink_transposes import sink_transposes
 
 # The order matters: simplify exposes common subexpressions, CSE merges them, and DCE
 # removes what the rewrites left unused. sink_transposes leaves transposes that the
-# second simplify folds into broadcasts and cancels against each other. Fusion belongs to the backends, which run their
-# own table (below) after this pipeline.
+# second simplify folds into broadcasts and cancels against each other. Fusion belongs
+# to the backends, which run their own table (below) after this pipeline.
 PIPELINE = [
     ("dce", dce),
     ("simplify", simplify),

@@ -302,7 +302,8 @@ def _absorb_views(groups, producer_node):
     """Pull broadcasts and transposes of materialised values into the groups that read
     them: the kernel then indexes the source array directly (x[i0] for a row vector
     broadcast over i1), so loads stay contiguous and loop-invariant ones are hoisted.
-    Gathers likewise (x[h, idx[j], t]). The standalone node stays for other readers;
+    Gathers (x[h, idx[j], t]) and pads (a bounds test around the load) likewise, and a
+    view of a view as one composed view. The standalone node stays for other readers;
     DCE drops it if it has none."""
     for g in groups:
         if not g.fusible:

@@ -86,9 +86,9 @@ def compose_movement(node, producers):
 
 
 def transpose_of_broadcast(node, producers):
-    """transpose(broadcast_in_dim(x)) -> broadcast_in_dim(x) with the dims permuted (x is
-    transposed first, when its dims would otherwise come out of order: x is the small
-    side). Rewrites the node in place."""
+    """transpose(broadcast_in_dim(x)) -> broadcast_in_dim(x) with the dims permuted, when
+    x's axes stay in order (NumPy's broadcast needs them so). Rewrites the node in place.
+    Otherwise both stay: a CPU kernel reads the pair from x anyway (fuse._composed_view)."""
     if node.op is not sh.transpose_p:
         return None
     inner = producers.get(getattr(node.inputs[0], "id", None))
