@@ -38,6 +38,16 @@ def _mlp_args(dtype=np.float32):
     return (params, x, y)
 
 
+def _gmm_objective(alphas, means, icf, x):
+    from benchmarks.workloads import gmm
+    return gmm.objective(dnp, dp.nn.logsumexp, alphas, means, icf, x, 1.0, 0)
+
+
+def _gmm_args():
+    from benchmarks.workloads import gmm
+    return gmm.make_inputs(3, 4, n=12)[:4]
+
+
 PROGRAMS = [
     ("elementwise_math", lambda x: dnp.tanh(x) * dnp.exp(-x * x) + dnp.log1p(x * x) - dnp.sin(x),
      lambda: (f32(4, 9),)),
@@ -71,4 +81,7 @@ PROGRAMS = [
      lambda: (f32(6, 10), np.eye(10, dtype=np.float32)[[1, 3, 0, 9, 9, 2]])),
     ("elementwise_grad", dp.grad(lambda x: dnp.sum(dnp.tanh(x) ** 2 * dnp.exp(-x))), lambda: (f32(50),)),
     ("mlp_loss_grad", dp.value_and_grad(_mlp_loss), _mlp_args),
+    # GMM's gradient: the graph passes that reshape contractions and layouts
+    # (sum_of_matmul, sink_transposes) run for CUDA graphs too.
+    ("gmm_grad", dp.grad(_gmm_objective, argnums=(0, 1, 2)), _gmm_args),
 ]
