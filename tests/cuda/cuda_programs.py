@@ -45,7 +45,7 @@ def _gmm_objective(alphas, means, icf, x):
 
 def _gmm_args():
     from benchmarks.workloads import gmm
-    return gmm.make_inputs(3, 4, n=12)[:4]
+    return gmm.make_inputs(2, 2, n=4)[:4]
 
 
 PROGRAMS = [
