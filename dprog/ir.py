@@ -114,6 +114,14 @@ def _iter_param_values(params):
             yield v
 
 
+def emit(nodes, op, inputs, params, loc=None):
+    """Append the node op(*inputs, **params) to `nodes`; returns its output Var (its aval
+    from the op's shape rule). For passes that build a few nodes in place of one."""
+    out = Var(op.abstract_eval([x.aval for x in inputs], params)[0])
+    nodes.append(Node(op, inputs, params, [out], loc))
+    return out
+
+
 class Graph:
     """invars/constvars -> nodes -> outvars. `consts` are the values of `constvars`."""
 

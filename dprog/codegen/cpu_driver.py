@@ -317,18 +317,20 @@ def _inline_view(node, src):
 
 
 def _scatter_add(upd, idx, *, axis, size):
-    if np.asarray(upd).dtype.kind not in "fiu":
-        return scatter_add_p.impl(upd, idx, axis=axis, size=size)
     return scatter_add_blocks(upd, idx, axis, size)
 
 
 # Ops whose reference implementation (the op record's NumPy impl) has a faster
-# hand-written kernel on the CPU (kernels/cpu_index.py: np.add.at is 5-30x slower).
-CPU_IMPLS = {scatter_add_p: _scatter_add}
+# hand-written kernel on the CPU, for the dtype kinds it takes (kernels/cpu_index.py:
+# np.add.at is 5-30x slower).
+CPU_IMPLS = {scatter_add_p: (_scatter_add, "fiu")}
 
 
 def _bound_impl(node):
-    impl, params = CPU_IMPLS.get(node.op, node.op.impl), node.params
+    impl, params = node.op.impl, node.params
+    fast, kinds = CPU_IMPLS.get(node.op, (None, ""))
+    if fast is not None and node.inputs[0].aval.dtype.kind in kinds:
+        impl = fast
     if node.subgraphs():
         return lambda *args: _run_with_compiled_subgraphs(impl, args, params)
     if not params:

@@ -84,6 +84,19 @@ def _transpose_abstract(x, *, perm):
     return Aval(tuple(x.shape[p] for p in perm), x.dtype, x.weak)
 
 
+def compose_perms(inner, outer):
+    """The perm of transpose(transpose(x, inner), outer)."""
+    return tuple(inner[p] for p in outer)
+
+
+def inverse_perm(perm):
+    """The perm that undoes `perm`: output axis j of transpose(x, perm) is x's axis perm[j]."""
+    inv = [0] * len(perm)
+    for j, p in enumerate(perm):
+        inv[p] = j
+    return tuple(inv)
+
+
 transpose_p = register(Op(
     "transpose", Kind.MOVEMENT, _transpose_abstract,
     lambda x, *, perm: np.transpose(x, perm),

@@ -326,11 +326,7 @@ def _axis_map(view):
     """For a broadcast or transpose: the output axis each source axis lands on."""
     if view.op is sh.broadcast_in_dim_p:
         return list(view.params["dims"])
-    perm = view.params["perm"]
-    out = [0] * len(perm)
-    for j, p in enumerate(perm):
-        out[p] = j
-    return out
+    return list(sh.inverse_perm(view.params["perm"]))
 
 
 def _composed_view(view, producer_node):

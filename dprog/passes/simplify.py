@@ -75,8 +75,7 @@ def compose_movement(node, producers):
     if node.op is sh.reshape_p:
         node.inputs = [inner.inputs[0]]
     elif node.op is sh.transpose_p:
-        p_in, p_out = inner.params["perm"], node.params["perm"]
-        node.params = {"perm": tuple(p_in[i] for i in p_out)}
+        node.params = {"perm": sh.compose_perms(inner.params["perm"], node.params["perm"])}
         node.inputs = [inner.inputs[0]]
     elif node.op is sh.broadcast_in_dim_p:
         d_in, d_out = inner.params["dims"], node.params["dims"]
@@ -94,8 +93,7 @@ def transpose_of_broadcast(node, producers):
     inner = producers.get(getattr(node.inputs[0], "id", None))
     if inner is None or inner.op is not sh.broadcast_in_dim_p:
         return None
-    perm = node.params["perm"]
-    position = {p: j for j, p in enumerate(perm)}       # broadcast axis -> output axis
+    position = sh.inverse_perm(node.params["perm"])     # broadcast axis -> output axis
     dims = [position[d] for d in inner.params["dims"]]  # x's axes -> output axes
     x = inner.inputs[0]
     order = sorted(range(len(dims)), key=lambda i: dims[i])

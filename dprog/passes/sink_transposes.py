@@ -15,23 +15,11 @@ with it. Simplify then folds the new transposes into those broadcasts and transp
 Reductions of the value reduce the new one over the permuted axes (then transpose their
 small result back if its axis order changed).
 """
-from ..ir import Node, Var
+from ..ir import Node, Var, emit
 from ..ops import shape as sh
 from ..ops.record import Kind
-
-_REDUCTIONS = ("reduce_sum", "reduce_max", "reduce_min")
-
-
-def _compose(inner, outer):
-    """The perm of transpose(transpose(x, inner), outer)."""
-    return tuple(inner[p] for p in outer)
-
-
-def _inverse(perm):
-    inv = [0] * len(perm)
-    for i, p in enumerate(perm):
-        inv[p] = i
-    return tuple(inv)
+from ..ops.shape import compose_perms, inverse_perm
+from .fuse import is_fusible_reduction
 
 
 def _is_elementwise(node):
@@ -62,7 +50,7 @@ def _root_perm(g, node):
     for c in g.consumers.get(out.id, ()):
         if c.op is sh.transpose_p:
             perms.append(tuple(c.params["perm"]))
-        elif c.op.name not in _REDUCTIONS:
+        elif not is_fusible_reduction(c):  # (sum, max, min: reductions over `axes`)
             return None
     if not perms:
         return None
@@ -83,7 +71,7 @@ def _collect(g, root, perm):
                 return None  # an argument or constant: its transpose is a strided read
             if p.op is sh.broadcast_in_dim_p:
                 continue
-            if p.op is sh.transpose_p and _compose(p.params["perm"], perm) == tuple(range(len(perm))):
+            if p.op is sh.transpose_p and compose_perms(p.params["perm"], perm) == tuple(range(len(perm))):
                 continue
             if id(p) in members:
                 continue
@@ -117,11 +105,6 @@ def sink_transposes(graph):
     rename, nodes = {}, []   # old var id -> the value that replaces it
     sunk = {}                # old var id -> its value computed in the transposed order
 
-    def emit(op, inputs, params, loc):
-        out = Var(op.abstract_eval([x.aval for x in inputs], params)[0])
-        nodes.append(Node(op, inputs, params, [out], loc))
-        return out
-
     for node in graph.nodes:
         inputs = [rename.get(x.id, x) if isinstance(x, Var) else x for x in node.inputs]
         perm = plans.get(id(node))
@@ -131,39 +114,39 @@ def sink_transposes(graph):
                 if isinstance(orig, Var) and orig.id in sunk:
                     new_inputs.append(sunk[orig.id])
                 elif isinstance(x, Var) and x.aval.ndim:
-                    new_inputs.append(emit(sh.transpose_p, [x], {"perm": perm}, node.loc))
+                    new_inputs.append(emit(nodes, sh.transpose_p, [x], {"perm": perm}, node.loc))
                 else:
                     new_inputs.append(x)
-            sunk[node.outs[0].id] = emit(node.op, new_inputs, dict(node.params), node.loc)
+            sunk[node.outs[0].id] = emit(nodes, node.op, new_inputs, dict(node.params), node.loc)
             continue
         src = node.inputs[0] if node.inputs else None
         if isinstance(src, Var) and src.id in sunk:
             value, perm = sunk[src.id], plans[id(g.producer[src.id])]
             if node.op is sh.transpose_p:
-                rest = _compose(_inverse(perm), tuple(node.params["perm"]))
+                rest = compose_perms(inverse_perm(perm), tuple(node.params["perm"]))
                 if rest == tuple(range(len(rest))):  # the reader this pass serves: the value itself
                     rename[node.outs[0].id] = value
                 else:
-                    rename[node.outs[0].id] = emit(sh.transpose_p, [value], {"perm": rest}, node.loc)
+                    rename[node.outs[0].id] = emit(nodes, sh.transpose_p, [value], {"perm": rest}, node.loc)
                 continue
-            if node.op.name in _REDUCTIONS:
-                rename[node.outs[0].id] = _reduce_permuted(emit, node, value, perm)
+            if is_fusible_reduction(node):
+                rename[node.outs[0].id] = _reduce_permuted(nodes, node, value, perm)
                 continue
         nodes.append(Node(node.op, inputs, node.params, node.outs, node.loc))
     outvars = [rename.get(v.id, v) if isinstance(v, Var) else v for v in graph.outvars]
     return graph.replace(nodes=nodes, outvars=outvars)
 
 
-def _reduce_permuted(emit, node, value, perm):
+def _reduce_permuted(nodes, node, value, perm):
     """node (a reduction of the old value) as a reduction of `value` = transpose(old, perm)."""
-    inv = _inverse(perm)
+    inv = inverse_perm(perm)
     axes = node.params["axes"]
     new_axes = tuple(sorted(inv[a] for a in axes))
-    y = emit(node.op, [value], {**node.params, "axes": new_axes}, node.loc)
+    y = emit(nodes, node.op, [value], {**node.params, "axes": new_axes}, node.loc)
     # The kept axes come out in the new order; put them back in the old one.
     kept_old = [a for a in range(len(perm)) if a not in axes]         # old axes, old order
     kept_new = [perm[j] for j in range(len(perm)) if j not in new_axes]  # old axes, new order
     order = tuple(kept_new.index(a) for a in kept_old)
     if order != tuple(range(len(order))):
-        y = emit(sh.transpose_p, [y], {"perm": order}, node.loc)
+        y = emit(nodes, sh.transpose_p, [y], {"perm": order}, node.loc)
     return y

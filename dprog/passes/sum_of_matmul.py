@@ -11,7 +11,7 @@ reassociated, as any blocked summation does; no term is dropped or subtracted.
 The rule sees through what reverse mode puts between the matmul and the sum: transposes,
 negation and scaling by a scalar. Those are applied to the small result instead.
 """
-from ..ir import Node, Var
+from ..ir import emit
 from ..ops import elementwise as ew
 from ..ops import shape as sh
 from ..ops.contract import matmul_p
@@ -46,18 +46,12 @@ def _walk_to_matmul(x, producers):
             return node, perm or tuple(range(ndim)), scalings
         if node.op is sh.transpose_p:
             inner = tuple(node.params["perm"])
-            perm = inner if perm is None else tuple(inner[p] for p in perm)
+            perm = inner if perm is None else sh.compose_perms(inner, perm)
         elif node.op is ew.neg_p or _scalar_factor(node) is not None:
             scalings.append(node)
         else:
             return None
         x = node.inputs[0] if node.op is not ew.mul_p else node.inputs[_scalar_factor(node)]
-
-
-def _emit(nodes, op, inputs, params, loc):
-    out = Var(op.abstract_eval([x.aval for x in inputs], params)[0])
-    nodes.append(Node(op, inputs, params, [out], loc))
-    return out
 
 
 def _sum_operand(nodes, x, axis, producers, loc):
@@ -68,14 +62,14 @@ def _sum_operand(nodes, x, axis, producers, loc):
     p = producers.get(getattr(x, "id", None))
     if p is not None and p.op is sh.transpose_p:
         src, perm = p.inputs[0], tuple(p.params["perm"])
-    y = _emit(nodes, reduce_sum_p, [src], {"axes": (perm[axis],)}, loc)
+    y = emit(nodes, reduce_sum_p, [src], {"axes": (perm[axis],)}, loc)
     kept = [a for a in perm if a != perm[axis]]  # source axes of x's other axes, in x's order
     order = [sorted(kept).index(a) for a in kept]
     if order != sorted(order):
-        y = _emit(nodes, sh.transpose_p, [y], {"perm": tuple(order)}, loc)
+        y = emit(nodes, sh.transpose_p, [y], {"perm": tuple(order)}, loc)
     shape = list(y.aval.shape)
     shape.insert(axis, 1)
-    return _emit(nodes, sh.reshape_p, [y], {"shape": tuple(shape)}, loc)
+    return emit(nodes, sh.reshape_p, [y], {"shape": tuple(shape)}, loc)
 
 
 def sum_of_matmul(node, producers):
@@ -98,19 +92,19 @@ def sum_of_matmul(node, producers):
         a = _sum_operand(nodes, a, rows, producers, loc)
     if cols in summed:
         b = _sum_operand(nodes, b, cols, producers, loc)
-    y = _emit(nodes, matmul_p, [a, b], {}, loc)
+    y = emit(nodes, matmul_p, [a, b], {}, loc)
     kept = [ax for ax in range(ndim) if ax not in summed]  # matmul axes left, in order
-    y = _emit(nodes, sh.reshape_p, [y], {"shape": tuple(y.aval.shape[ax] for ax in kept)}, loc)
+    y = emit(nodes, sh.reshape_p, [y], {"shape": tuple(y.aval.shape[ax] for ax in kept)}, loc)
     order = [kept.index(perm[i]) for i in range(ndim) if perm[i] not in summed]
     if order != sorted(order):
-        y = _emit(nodes, sh.transpose_p, [y], {"perm": tuple(order)}, loc)
+        y = emit(nodes, sh.transpose_p, [y], {"perm": tuple(order)}, loc)
     for s in reversed(scalings):  # innermost first, as the original applied them
         if s.op is ew.neg_p:
-            y = _emit(nodes, ew.neg_p, [y], {}, s.loc)
+            y = emit(nodes, ew.neg_p, [y], {}, s.loc)
         else:
             i = _scalar_factor(s)
             inputs = [y, s.inputs[1]] if i == 0 else [s.inputs[0], y]
-            y = _emit(nodes, ew.mul_p, inputs, {}, s.loc)
+            y = emit(nodes, ew.mul_p, inputs, {}, s.loc)
     if y.aval.dtype != node.outs[0].aval.dtype or y.aval.shape != node.outs[0].aval.shape:
         return None  # a scalar that promoted: leave the program as written
     return nodes, y
