@@ -59,6 +59,32 @@ minimum = _min_max_intrinsic("llvm.minimum", "<=")
 minimum.__doc__ = "NumPy's minimum of two scalars (NaN from either side propagates)."
 
 
+@intrinsic
+def prefetch(typingctx, arr, i, j):
+    """Ask the CPU to start loading the cache line of arr[i, j] (llvm.prefetch, for
+    reading, kept in all cache levels). A hint only: it never faults, even past the
+    end of the array, and changes no value. Row kernels with several passes call it
+    for the next row (cpu_row_kernel.py): while a pass computes on the current row from
+    the L1 cache, no load misses, so the hardware prefetcher stops fetching ahead, and
+    each row's first pass would otherwise wait for memory."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 2
+            and isinstance(i, types.Integer) and isinstance(j, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        index = [context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], signature.args[1:])]
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, index, wraparound=False)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0i8")
+        # (address, 0 = read, 3 = keep in every cache level, 1 = data cache)
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.none(arr, i, j), codegen
+
+
 @njit(**_OPTS)
 def fmod_floor(a, b):
     """NumPy's mod for floats: the result has the sign of the divisor."""

@@ -117,6 +117,33 @@ def test_cross_entropy_gradient_is_one_row_kernel_with_an_int32_one_hot():
     assert "(np.int32(i1) == rc" in text and OUTER_LOOP in text
 
 
+def test_multi_pass_row_kernels_prefetch_their_next_row():
+    from dprog.codegen.cpu_row_kernel import row_kernel_source
+    z = rng.standard_normal((64, 10)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    (node,) = row_kernels(cpu_graph(dp.grad(cross_entropy), z, y))
+    text = row_kernel_source(node.params["graph"], node.params["shape"], 1)
+    # the logits (in0) only: labels are one value per row
+    assert "for pf in range(0, n1, 16):" in text and "sc.prefetch(in0, i0 + np.uint64(1), pf)" in text
+    assert text.count("sc.prefetch(") == 1
+    # one cache line per step: 8 float64
+    (node,) = row_kernels(cpu_graph(softmax, z.astype(np.float64)))
+    assert "for pf in range(0, n1, 8):" in row_kernel_source(node.params["graph"], node.params["shape"], 1)
+    # two outer dims: no prefetch (only 2-D iteration spaces are handled)
+    (node,) = row_kernels(cpu_graph(softmax, rng.standard_normal((3, 4, 6))))
+    assert "prefetch" not in row_kernel_source(node.params["graph"], node.params["shape"], 2)
+
+
+def test_prefetching_row_kernel_matches_reference_across_threads():
+    # Large enough to be split across threads: each slice prefetches up to its own end.
+    z = rng.standard_normal((2048, 77)).astype(np.float32)
+    z[5] = np.nan
+    y = rng.integers(0, 77, 2048)
+    grad = dp.grad(cross_entropy)
+    got, want = dp.jit(grad)(z, y), reference(grad, z, y)
+    np.testing.assert_allclose(got, want, rtol=3e-5, atol=1e-9)
+
+
 def test_row_values_after_the_last_pass_join_the_row_kernel():
     # log(sum) runs once per row after the last pass, not as a kernel of its own
     x = rng.standard_normal((32, 10)).astype(np.float32)

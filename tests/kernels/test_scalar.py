@@ -43,3 +43,19 @@ def test_same_dtype_stays_that_dtype(dtype):
     t = typeof(dtype(1))
     sig = next(s for s in _max_min.nopython_signatures if s.args == (t, t))
     assert tuple(sig.return_type.types) == (t, t)
+
+
+@njit
+def _prefetch_rows(a, i):
+    for j in range(0, a.shape[1], 16):
+        sc.prefetch(a, i, j)
+    sc.prefetch(a, a.shape[0] + 1000, 0)  # past the end: a hint never faults
+    return a.sum()
+
+
+def test_prefetch_is_a_hint_that_changes_nothing():
+    a = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    before = a.copy()
+    assert _prefetch_rows(a, 1) == before.sum()
+    np.testing.assert_array_equal(a, before)
+    assert "prefetch" in next(iter(_prefetch_rows.inspect_llvm().values()))
