@@ -34,6 +34,7 @@ def _load(path, name):
 
 T = _load(ROOT / "tests" / "kernels" / "test_vecmath.py", "_vecmath_tests")
 vm = T.vm
+from dprog.kernels.vector_width import prefer_wide  # noqa: E402 (after the tests' sys.path set-up)
 
 try:
     from scipy import special as _sp
@@ -54,20 +55,25 @@ CASES = {
 
 
 def make_loops(fn, binary):
+    # Vectors as wide as in dprog's generated kernels (kernels/vector_width.py).
     if binary:
         def serial(x, y, out):
+            prefer_wide()
             for i in range(x.size):
                 out[i] = fn(x[i], y[i])
 
         def par(x, y, out):
+            prefer_wide()
             for i in prange(x.size):
                 out[i] = fn(x[i], y[i])
     else:
         def serial(x, out):
+            prefer_wide()
             for i in range(x.size):
                 out[i] = fn(x[i])
 
         def par(x, out):
+            prefer_wide()
             for i in prange(x.size):
                 out[i] = fn(x[i])
     return (njit(error_model="numpy")(serial),

@@ -39,6 +39,18 @@ def f2i(typingctx, x):
 
 
 @intrinsic
+def i2f(typingctx, i):
+    """The float whose bits are the signed integer i (int32 -> float32, int64 ->
+    float64): f2i's inverse."""
+    if isinstance(i, types.Integer) and i.bitwidth in (32, 64):
+        fty = types.float32 if i.bitwidth == 32 else types.float64
+
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], context.get_value_type(fty))
+        return fty(i), codegen
+
+
+@intrinsic
 def fma(typingctx, a, b, c):
     """a*b + c with one rounding (llvm.fma: a vfmadd instruction on x86-64 with FMA)."""
     if isinstance(a, types.Float) and a == b == c:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .vecmath_bits import Consts, f2i, fma, jit, make_poly
+from .vecmath_bits import Consts, f2i, fma, i2f, jit, make_poly
 
 # erf(x)/x as a polynomial in z = x^2 on [0, 0.64] (mpmath.chebyfit; rel. error 1e-17 / 3e-9).
 ERF_A = {
@@ -101,7 +101,7 @@ def build(F, E):
         return with_sign(ra if a < ERF_SPLIT else rb, x)
 
     return SimpleNamespace(tanh=tanh, sigmoid=sigmoid, sinh=sinh, cosh=cosh, erf=erf,
-                           pow=_build_pow(K, E))
+                           pow=_build_pow32(K) if f32 else _build_pow(K, E))
 
 
 # (2*atanh(s)/s - 2 - 2z/3)/z^2 in z = s^2 on [0, 0.0295]: rel. error 6e-17 / 2e-9.
@@ -170,6 +170,96 @@ def _build_pow(K, E):
         v = ay + TWO52 if ay < TWO52 else ay
         yint = (ay >= TWO52) | (v - TWO52 == ay)
         yodd = yint & (ay < TWO53) & ((f2i(v) & 1) == 1)
+        neg = f2i(x) < 0
+        mag = NAN if (neg & (not yint) & fin) else mag
+        mag = -mag if (neg & yodd) else mag
+        return ONE if ((y == ZERO) | (x == ONE)) else mag
+
+    return pow
+
+
+# float32 pow, computed in float64: log2 from a 16-entry table and a short polynomial,
+# then exp2 of y*log2|x| (the design of musl's and ARM's powf, written anew here).
+# The interval [POW32_OFF, 2*POW32_OFF) of the reduced |x| is cut into 16 pieces by the
+# top 4 bits of the float64 mantissa counted from POW32_OFF's bits: piece i has centre
+# c_i (c = 1 for the piece holding 1.0, so that log2 is accurate near 1), with
+# INVC = 1/c_i rounded and LOGC = -log2(INVC) (mpmath, 50 digits).
+POW32_OFF = 0.69921875
+POW32_INVC = (1.3989071038251366, 1.3403141361256545, 1.2864321608040201, 1.2367149758454106,
+              1.1906976744186046, 1.147982062780269, 1.1082251082251082, 1.0711297071129706,
+              1.0364372469635628, 1.0, 0.9481481481481482, 0.8951048951048951,
+              0.847682119205298, 0.8050314465408805, 0.7664670658682635, 0.7314285714285714)
+POW32_LOGC = (-0.4843001617159575, -0.4225711719642514, -0.3633753794563512,
+              -0.3065130425006747, -0.2518071504105397, -0.19910010007969525,
+              -0.14825095858394247, -0.09913319201925132, -0.05163276841532236, 0.0,
+              0.07681559705083084, 0.1598713367783894, 0.2384047393250789,
+              0.3128829552843553, 0.38370429247405213, 0.4512111118323288)
+# log2(1+r)/r on |r| <= 0.02963 (mpmath.chebyfit, rel. error of log2(1+r): 2^-38.3)
+POW32_LOG2 = (-0.24068684192562564, 0.28881062329273527, -0.36067368195992633,
+              0.4808982575228639, -0.721347520448299, 1.442695040893326)
+# 2^r on [-1/2, 1/2] (mpmath.chebyfit, rel. error 2^-28.6)
+POW32_EXP2 = (0.0001546144469856913, 0.0013400428177615838, 0.009618056678524637,
+              0.05550327226670302, 0.24022650922288757, 0.6931472067028326, 1.0)
+
+
+def _build_pow32(K):
+    """float32 pow with float64 inside. The float64 steps are exact enough that the one
+    rounding to float32 at the end dominates: log2 errs by 2^-38 relative, so y*log2|x|
+    (|y*log2|x|| <= 200 where the result is finite and not 0) by < 2^-30 absolute, and
+    exp2 by 2^-28.6 relative, ~0.03 ulp of float32 together. float32 denormal inputs are
+    normal in float64, and float64 -> float32 rounds overflow to inf and tiny results to
+    float32 denormals once. The branch-free special cases are those of the float64
+    pow (_build_pow). Against the double-word float32 code it replaced: max error 0.91 ->
+    0.53 ulp at the same speed (2.0-2.4 against 2.2 ns per element in cache, one thread);
+    NumPy's SVML loop takes 0.9 ns, so this is still ~2x slower than NumPy. The loop
+    runs 8 lanes wide (the widest type is float64) with two table gathers per vector."""
+    F = K.F
+    ZERO, ONE, INF, NAN = F(0), F(1), K.INF, K.NAN
+    TWO23, TWO24 = F(2.0 ** 23), F(2.0 ** 24)
+    D = np.float64
+    INVC = np.array(POW32_INVC, D)
+    LOGC = np.array(POW32_LOGC, D)
+    log2p = make_poly(POW32_LOG2, D)
+    exp2p = make_poly(POW32_EXP2, D)
+    OFF_BITS = int(np.array(POW32_OFF, D).view(np.int64))
+    TOP = -(1 << 52)                                    # sign and exponent bits
+    MAGIC64 = D(1.5 * 2.0 ** 52)
+    MAGIC64_BITS = int(np.array(MAGIC64).view(np.int64))
+    T_MAX, D_ZERO, D_NEGINF = D(200), D(0), D(-np.inf)
+
+    @jit
+    def log2_64(a):
+        # a > 0 finite: a = 2^k * z with z in [OFF, 2*OFF); log2(a) = k + log2(c) + log2(z/c)
+        ia = f2i(a)
+        tmp = ia - OFF_BITS
+        i = (tmp >> 48) & 15
+        k = tmp >> 52
+        z = i2f(ia - (tmp & TOP))
+        r = fma(z, INVC[i], D(-1))
+        return (LOGC[i] + D(k)) + r * log2p(r)
+
+    @jit
+    def exp2_64(t):
+        # 2^t for |t| <= T_MAX (nan stays nan): t = kd + r, |r| <= 1/2
+        t = T_MAX if t > T_MAX else t
+        t = -T_MAX if t < -T_MAX else t
+        u = t + MAGIC64
+        kd = u - MAGIC64
+        scale = i2f((f2i(u) - MAGIC64_BITS + 1023) << 52)
+        return exp2p(t - kd) * scale
+
+    @jit
+    def pow(x, y):
+        ax, ay = abs(x), abs(y)
+        fin = (ax > ZERO) & (ax < INF)
+        lg = log2_64(D(ax))
+        lg = lg if fin else (D_NEGINF if ax == ZERO else D(ax))   # log2 0 = -inf, inf, nan
+        t = D_ZERO if ax == ONE else D(y) * lg   # |x| == 1: 1 even for y = +-inf
+        mag = F(exp2_64(t))
+        # is y an (odd) integer? read from the bits of |y| + 2^23 (inf counts as even)
+        v = ay + TWO23 if ay < TWO23 else ay
+        yint = (ay >= TWO23) | (v - TWO23 == ay)
+        yodd = yint & (ay < TWO24) & ((f2i(v) & 1) == 1)
         neg = f2i(x) < 0
         mag = NAN if (neg & (not yint) & fin) else mag
         mag = -mag if (neg & yodd) else mag
