@@ -5,6 +5,8 @@ view, call BLAS), so a call costs a handful of attribute loads and kernel dispat
 an interpreter loop over nodes. Pooled temporaries live in a workspace that is checked
 out per call, so concurrent calls from several threads never share memory.
 """
+from collections import Counter
+
 import numpy as np
 
 from ..ir import Literal
@@ -183,10 +185,14 @@ class CpuExecutable:
                         lines.append(f"if {o}.dtype != np.{dt.name}: {o} = {o}.astype(np.{dt.name})")
         results = []
         inputs_and_consts = {v.id for v in graph.invars} | {v.id for v in graph.constvars}
+        base_uses = Counter(self.buffers[v.id].base.var.id for v in graph.outvars
+                            if v.id in self.buffers and self.buffers[v.id].base is not None)
         for v in graph.outvars:
             name = name_of(v)
             b = self.buffers.get(v.id)
             needs_copy = b is None or b.base.var.id in inputs_and_consts or b.kind in ("view", "other", "input", "const")
+            if needs_copy and _reshape_of_fresh_result(b) and base_uses[b.base.var.id] == 1:
+                needs_copy = False  # e.g. a matmul's (1, 3) output returned as (3,)
             results.append(f"np.array({name})" if needs_copy else name)
         body = "\n".join("    " + line for line in lines)
         source = f"def driver(ws, {', '.join(args)}):\n{body}\n    return [{', '.join(results)}]\n"
@@ -299,6 +305,19 @@ def _allocate(name, buffer, fill=None):
     lines = [f"{name} = ws[{buffer.slot}]",
              f"if {name} is None: {name} = ws[{buffer.slot}] = np.empty({shape}, {dt})"]
     return lines + ([f"{name}.fill({fill})"] if fill is not None else [])
+
+
+def _reshape_of_fresh_result(b):
+    """Is this result a contiguous view of all of a fresh (unpooled) temporary? Then it
+    can be returned as it is: nothing else writes to or returns that memory (the caller
+    checks that no other result shares it), so it is as fresh as a copy would be. Other
+    views are copied: a slice would keep its whole base alive, a transpose would hand
+    back unusual strides."""
+    if b is None or b.kind != "view" or b.base is None:
+        return False
+    base = b.base
+    return (base.kind == "temp" and base.slot is None and b.contiguous
+            and b.var.aval.size == base.var.aval.size)
 
 
 def _inline_view(node, src):
