@@ -87,6 +87,12 @@ def build(F):
         return scale_magic(ONE + fma(r * r, g(r), r), t, 0)
 
     @jit
+    def exp_half(x):
+        # e^x / 2, finite up to where e^x / 2 itself overflows (sinh, cosh)
+        t, r = reduce(clamp(x, X_LO, X_HI))
+        return scale_magic(ONE + fma(r * r, g(r), r), t, -1)
+
+    @jit
     def exp_s(x, lo, kadj):
         # e^(x+lo) * 2^kadj for a small correction lo (pow's double-word y*log|x|) and
         # kadj = -1 for sinh/cosh, whose e^|x|/2 is finite where e^|x| overflows. The

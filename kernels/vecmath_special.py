@@ -48,7 +48,7 @@ def build(F, E):
     K = Consts(F)
     ZERO, ONE, HALF, TWO = F(0), F(1), F(0.5), F(2)
     f32 = F is np.float32
-    exp, expm1, exp_s, clamp = E.exp, E.expm1, E.exp_s, E.clamp
+    exp, expm1, exp_half, clamp = E.exp, E.expm1, E.exp_half, E.clamp
     # beyond these |x|, tanh rounds to 1 (and expm1(2|x|) would overflow)
     TH_BIG = F(10) if f32 else F(22)
     erf_a = make_poly(ERF_A[F], F)
@@ -81,12 +81,12 @@ def build(F, E):
         # |x| < 1: odd polynomial (e^a - e^-a cancels); else h - 1/(4h), h = e^a/2
         a = abs(x)
         small = a + a * (a * a) * sinh_p(a * a)
-        h = exp_s(a, ZERO, -1)
+        h = exp_half(a)
         return with_sign(small if a < ONE else h - QUARTER / h, x)
 
     @jit
     def cosh(x):
-        h = exp_s(abs(x), ZERO, -1)            # e^|x|/2: finite up to cosh's overflow
+        h = exp_half(abs(x))                   # e^|x|/2: finite up to cosh's overflow
         return h + QUARTER / h
 
     @jit
