@@ -30,9 +30,16 @@ import numpy as np
 from ..config import config
 from . import cpu_threads
 
-BASE_COST = 1.0        # a small kernel: ~0.1 s (the unit of the estimates below)
-COST_PER_LINE = 0.08   # ... plus 8 ms per source line (a 50-line row kernel: 0.45 s)
-VECMATH_COST = 1.0     # ... plus ~0.1 s for each vecmath function it calls, once per process
+# Estimated compile cost in units of ~80 ms, fitted to the MLP step's five kernels on the
+# development machine (Numba 0.68): a flat kernel of 7-9 code lines took 0.08-0.10 s, one
+# also calling an already-built vtanh 0.12-0.14 s, the first to call vtanh 0.35-0.46 s,
+# and the 46-line cross-entropy row kernel (three vectorised loops, vexp) 0.67-0.76 s.
+# Lines are counted without the module's imports, decorators and comments: with them
+# (11 lines per module) small kernels looked half as costly as that row kernel and were
+# kept beside it, so the row kernel's process finished 0.1-0.2 s after the other.
+BASE_COST = 0.5        # per signature
+COST_PER_LINE = 0.15   # per code line of the kernel functions
+VECMATH_COST = 2.0     # per vecmath function not yet built in that process
 # A child that finishes no kernel for this long after this process finished its own
 # share (or 4x the time that share took, if longer) is taken to hang: it is killed, and
 # its kernels compile here. Each kernel a child finishes restarts the clock.
@@ -47,7 +54,7 @@ class _Unit:
         self.dispatcher = dispatcher
         self.sigs = []
         self.vecmath = {word for word in source.replace("(", " ").split() if word.startswith("vm.v")}
-        self.lines = source.count("\n")
+        self.lines = _code_lines(source)
 
     def cost(self, compiled_vecmath):
         return (BASE_COST * len(self.sigs) + COST_PER_LINE * self.lines
@@ -56,6 +63,13 @@ class _Unit:
     def compile(self):
         for sig in self.sigs:
             self.dispatcher.compile(sig)
+
+
+def _code_lines(source):
+    """Lines of code in a generated module, not counting imports, decorators, comments
+    and blank lines (the same ~11 in every module, whatever it compiles)."""
+    skip = ("import ", "from ", "@", "#")
+    return sum(1 for line in source.splitlines() if line.strip() and not line.strip().startswith(skip))
 
 
 class _Recorder:

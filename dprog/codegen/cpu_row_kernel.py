@@ -173,7 +173,7 @@ def row_kernel_source(graph, full, k, name="kernel"):
                 axis = node.params["axis"]
                 expr = iota_expr(idx[axis] if axis < k else "0", out.aval.dtype)
             else:
-                expr = op_expression(node, [atom(x) for x in node.inputs])
+                expr = op_expression(node, [atom(x) for x in node.inputs], scalar=True)
             name = fresh("r")
             emit(f"{name} = {expr}")
             names[out.id] = name
@@ -254,8 +254,12 @@ def row_kernel_source(graph, full, k, name="kernel"):
 
 
 CACHE_LINE = 64
-# Whether multi-pass row kernels prefetch their next row (a switch for A/B measurements).
+# Whether multi-pass row kernels prefetch their next row (a switch for A/B measurements),
+# and from what row length: shorter rows are a few cache lines that the hardware
+# prefetcher keeps up with, and the loop costs ~30 ms of compile time (the MLP's 10-class
+# cross-entropy kernel).
 PREFETCH_NEXT_ROW = True
+PREFETCH_MIN_ROW_BYTES = 1024
 
 
 def _prefetch_next_row(plan, graph, in_names, n, k):
@@ -269,7 +273,8 @@ def _prefetch_next_row(plan, graph, in_names, n, k):
     if not PREFETCH_NEXT_ROW or (n, k) != (2, 1) or plan.n_passes < 2:
         return []
     rows = [(a, v.aval.dtype.itemsize) for v, a in zip(graph.invars, in_names)
-            if v.aval.ndim == 2 and plan.level[v.id] == "full"]
+            if v.aval.ndim == 2 and plan.level[v.id] == "full"
+            and plan.full[1] * v.aval.dtype.itemsize >= PREFETCH_MIN_ROW_BYTES]
     if not rows:
         return []
     lines = ["if i0 + np.uint64(1) < np.uint64(hi):"]

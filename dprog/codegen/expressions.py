@@ -44,8 +44,11 @@ def iota_expr(index_name, dtype):
     return cast_expr(f"np.int64({index_name})", np.int64, dtype)
 
 
-def op_template(node):
-    """The op record's `expr` template for this node's operand dtype kind."""
+def op_template(node, scalar=False):
+    """The op record's `expr` template for this node's operand dtype kind (its
+    `scalar_expr`, where it has one, for a value computed once outside the loops)."""
+    if scalar and node.op.scalar_expr is not None:
+        return node.op.scalar_expr
     template = node.op.expr
     if isinstance(template, dict):
         kind = node.inputs[-1].aval.dtype.kind
@@ -64,14 +67,15 @@ def calls_vecmath(node):
     return "vm." in op_template(node)
 
 
-def op_expression(node, args):
-    """The expression computing node's output from argument expressions."""
+def op_expression(node, args, scalar=False):
+    """The expression computing node's output from argument expressions; scalar: the
+    value is computed once per row, not in a vectorised loop."""
     op = node.op
     if op is convert_element_type_p:
         return cast_expr(args[0], node.inputs[0].aval.dtype, node.outs[0].aval.dtype)
     if op is iota_p:
         raise AssertionError("iota is generated from loop indices")
-    template = op_template(node)
+    template = op_template(node, scalar)
     return template.format(*args, dt=node.inputs[-1].aval.dtype.name if node.inputs else "")
 
 

@@ -108,13 +108,28 @@ def _zero_vjp(ct, primals, outs):
 
 def define(name, arity, impl, *, partials=None, expr=None, accepts="float", out_dtype=None,
            domain="real", doc=""):
-    """Register one elementwise op. partials=None marks it non-differentiable."""
+    """Register one elementwise op. partials=None marks it non-differentiable. An `expr`
+    calling kernels/vecmath gets NumPy's scalar function of the same name as its
+    scalar_expr (see Op)."""
     differentiable = partials is not None
     return with_batch_rule(register(Op(
         name, Kind.ELEMENTWISE, elementwise_abstract(name, accepts, out_dtype), impl,
         jvp=_jvp_from_partials(partials) if differentiable else _zero_jvp,
         vjp=_vjp_from_partials(partials) if differentiable else _zero_vjp,
-        expr=expr, domain=domain, differentiable=differentiable, doc=doc)))
+        expr=expr, scalar_expr=_libm_form(name, expr), domain=domain,
+        differentiable=differentiable, doc=doc)))
+
+
+# Ops whose vecmath kernel expression has a NumPy scalar function (a libm call in Numba)
+# with the same meaning, special values included.
+_LIBM = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "sinh",
+         "cosh", "tanh", "arctan"}
+
+
+def _libm_form(name, expr):
+    if name in _LIBM and isinstance(expr, str) and expr.startswith("vm."):
+        return f"np.{name}({{0}})"
+    return None
 
 
 def with_batch_rule(op):

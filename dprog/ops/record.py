@@ -35,6 +35,10 @@ class Op:
     expr: scalar expression template for codegen, e.g. "({0} + {1})", or a dict keyed by
           the operand dtype's kind ("f", "i", "b") where the expression differs by dtype.
           Names: math.* (Numba), vm.* (kernels/vecmath), sc.* (kernels/scalar)
+    scalar_expr: the same for a value computed once per row rather than in a vectorised
+          loop (a row kernel's log-sum-exp), where an `expr` calling kernels/vecmath has
+          nothing to vectorise and its SIMD form only adds compile time (the libm call:
+          ~50 ms less to compile the cross-entropy row kernel). None: use `expr`.
     domain: where its tests draw inputs from (see tests/ops)
     dce(node, used) -> a node computing only the outputs flagged in `used` (the same Vars,
           maybe from fewer inputs), or None: how dead-code elimination shrinks an op that
@@ -42,8 +46,8 @@ class Op:
     """
 
     def __init__(self, name, kind, abstract, impl, *, jvp=None, vjp=None, batch=None,
-                 expr=None, domain=None, multiple_results=False, differentiable=True,
-                 effectful=False, identity=None, dce=None, doc=""):
+                 expr=None, scalar_expr=None, domain=None, multiple_results=False,
+                 differentiable=True, effectful=False, identity=None, dce=None, doc=""):
         self.name = name
         self.kind = kind
         self.abstract = abstract
@@ -52,6 +56,7 @@ class Op:
         self.vjp = vjp
         self.batch = batch
         self.expr = expr
+        self.scalar_expr = scalar_expr
         self.identity = identity
         self.domain = domain
         self.multiple_results = multiple_results

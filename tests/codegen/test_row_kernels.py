@@ -119,29 +119,47 @@ def test_cross_entropy_gradient_is_one_row_kernel_with_an_int32_one_hot():
 
 def test_multi_pass_row_kernels_prefetch_their_next_row():
     from dprog.codegen.cpu_row_kernel import row_kernel_source
-    z = rng.standard_normal((64, 10)).astype(np.float32)
-    y = rng.integers(0, 10, 64)
-    (node,) = row_kernels(cpu_graph(dp.grad(cross_entropy), z, y))
-    text = row_kernel_source(node.params["graph"], node.params["shape"], 1)
+
+    def source(fun, *args):
+        (node,) = row_kernels(cpu_graph(fun, *args))
+        return row_kernel_source(node.params["graph"], node.params["shape"], node.params["rows"])
+    z = rng.standard_normal((64, 256)).astype(np.float32)  # rows of 1 KB
+    y = rng.integers(0, 256, 64)
+    text = source(dp.grad(cross_entropy), z, y)
     # the logits (in0) only: labels are one value per row
     assert "for pf in range(0, n1, 16):" in text and "sc.prefetch(in0, i0 + np.uint64(1), pf)" in text
     assert text.count("sc.prefetch(") == 1
     # one cache line per step: 8 float64
-    (node,) = row_kernels(cpu_graph(softmax, z.astype(np.float64)))
-    assert "for pf in range(0, n1, 8):" in row_kernel_source(node.params["graph"], node.params["shape"], 1)
-    # two outer dims: no prefetch (only 2-D iteration spaces are handled)
-    (node,) = row_kernels(cpu_graph(softmax, rng.standard_normal((3, 4, 6))))
-    assert "prefetch" not in row_kernel_source(node.params["graph"], node.params["shape"], 2)
+    assert "for pf in range(0, n1, 8):" in source(softmax, rng.standard_normal((8, 128)))
+    # rows shorter than 1 KB, or two outer dims: no prefetch
+    assert "prefetch" not in source(dp.grad(cross_entropy), z[:, :10], y % 10)
+    assert "prefetch" not in source(softmax, rng.standard_normal((3, 4, 600)))
 
 
 def test_prefetching_row_kernel_matches_reference_across_threads():
     # Large enough to be split across threads: each slice prefetches up to its own end.
-    z = rng.standard_normal((2048, 77)).astype(np.float32)
+    z = rng.standard_normal((2048, 300)).astype(np.float32)
     z[5] = np.nan
-    y = rng.integers(0, 77, 2048)
+    y = rng.integers(0, 300, 2048)
     grad = dp.grad(cross_entropy)
     got, want = dp.jit(grad)(z, y), reference(grad, z, y)
     np.testing.assert_allclose(got, want, rtol=3e-5, atol=1e-9)
+
+
+def test_values_computed_once_per_row_call_libm_not_vecmath():
+    # The log of the row sums runs once per row, outside the vectorised loops: NumPy's
+    # scalar log (cheaper to compile), while the exp inside the loop stays vecmath's.
+    from dprog.codegen.cpu_row_kernel import row_kernel_source
+    z = rng.standard_normal((64, 10)).astype(np.float32)
+    (node,) = row_kernels(cpu_graph(lambda z: dp.nn.logsumexp(z, axis=1), z))
+    text = row_kernel_source(node.params["graph"], node.params["shape"], 1)
+    assert "np.log(acc" in text and "vm.vlog" not in text and "vm.vexp(" in text
+    z[3] = -np.inf
+    z[4, 2] = np.inf
+    z[5, 1] = np.nan
+    f = lambda z: dp.nn.logsumexp(z, axis=1) * 2.0
+    got, want = dp.jit(f)(z), reference(f, z)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
 def test_row_values_after_the_last_pass_join_the_row_kernel():
