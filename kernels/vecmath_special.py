@@ -116,10 +116,10 @@ LOG_Q2 = {
 
 def _build_pow(K, E):
     F = K.F
-    ZERO, ONE, TWO, INF, NAN = F(0), F(1), F(2), K.INF, K.NAN
+    ZERO, ONE, TWO, INF = F(0), F(1), F(2), K.INF
     LN2HI, LN2LO = K.LN2HI, K.LN2LO
-    TWO52, TWO53 = F(2.0 ** K.MANT), F(2.0 ** (K.MANT + 1))   # (named for float64)
     split, exp_s = E.split, E.exp_s
+    finish = _build_pow_finish(K)
     q2 = make_poly(LOG_Q2[F], F)
     TWO3_HI = F(2 / 3)
     TWO3_LO = F(float(Fraction(2, 3) - Fraction(float(TWO3_HI))))
@@ -158,24 +158,39 @@ def _build_pow(K, E):
     def pow(x, y):
         # C99/NumPy special cases fall out of log and exp (log 0 = -inf, log inf = inf)
         # with a few selects; & and | instead of and/or keep the code branch-free
-        ax, ay = abs(x), abs(y)
+        ax = abs(x)
         h, lo = log_dd(ax)
         fin = (ax > ZERO) & (ax < INF)
         h = h if fin else (-INF if ax == ZERO else ax)
         one = h == ZERO                        # |x| == 1: 1 even for y = +-inf
         p = ZERO if one else y * h
         plo = ZERO if (one | (not fin)) else fma(y, h, -p) + y * lo
-        mag = exp_s(p, plo, 0)
-        # is y an (odd) integer? read from the bits of |y| + 2^52 (inf counts as even)
-        v = ay + TWO52 if ay < TWO52 else ay
-        yint = (ay >= TWO52) | (v - TWO52 == ay)
-        yodd = yint & (ay < TWO53) & ((f2i(v) & 1) == 1)
+        return finish(x, y, fin, exp_s(p, plo, 0))
+
+    return pow
+
+
+def _build_pow_finish(K):
+    """pow(x, y) from mag = |x|**y (fin: x finite and nonzero): the sign for x < 0 (nan
+    unless y is an integer, negative for odd y) and the C99 results that hold whatever
+    the magnitude, pow(x, 0) = pow(1, y) = 1 (nan included)."""
+    F = K.F
+    ZERO, ONE, NAN = F(0), F(1), K.NAN
+    TWO_M, TWO_M1 = F(2.0 ** K.MANT), F(2.0 ** (K.MANT + 1))
+
+    @jit
+    def finish(x, y, fin, mag):
+        # is y an (odd) integer? read from the bits of |y| + 2^MANT (inf counts as even)
+        ay = abs(y)
+        v = ay + TWO_M if ay < TWO_M else ay
+        yint = (ay >= TWO_M) | (v - TWO_M == ay)
+        yodd = yint & (ay < TWO_M1) & ((f2i(v) & 1) == 1)
         neg = f2i(x) < 0
         mag = NAN if (neg & (not yint) & fin) else mag
         mag = -mag if (neg & yodd) else mag
         return ONE if ((y == ZERO) | (x == ONE)) else mag
 
-    return pow
+    return finish
 
 
 # float32 pow, computed in float64: log2 from a 16-entry table and a short polynomial,
@@ -214,8 +229,8 @@ def _build_pow32(K):
     NumPy's SVML loop takes 0.9 ns, so this is still ~2x slower than NumPy. The loop
     runs 8 lanes wide (the widest type is float64) with two table gathers per vector."""
     F = K.F
-    ZERO, ONE, INF, NAN = F(0), F(1), K.INF, K.NAN
-    TWO23, TWO24 = F(2.0 ** 23), F(2.0 ** 24)
+    ZERO, ONE, INF = F(0), F(1), K.INF
+    finish = _build_pow_finish(K)
     D = np.float64
     INVC = np.array(POW32_INVC, D)
     LOGC = np.array(POW32_LOGC, D)
@@ -250,19 +265,11 @@ def _build_pow32(K):
 
     @jit
     def pow(x, y):
-        ax, ay = abs(x), abs(y)
+        ax = abs(x)
         fin = (ax > ZERO) & (ax < INF)
         lg = log2_64(D(ax))
         lg = lg if fin else (D_NEGINF if ax == ZERO else D(ax))   # log2 0 = -inf, inf, nan
         t = D_ZERO if ax == ONE else D(y) * lg   # |x| == 1: 1 even for y = +-inf
-        mag = F(exp2_64(t))
-        # is y an (odd) integer? read from the bits of |y| + 2^23 (inf counts as even)
-        v = ay + TWO23 if ay < TWO23 else ay
-        yint = (ay >= TWO23) | (v - TWO23 == ay)
-        yodd = yint & (ay < TWO24) & ((f2i(v) & 1) == 1)
-        neg = f2i(x) < 0
-        mag = NAN if (neg & (not yint) & fin) else mag
-        mag = -mag if (neg & yodd) else mag
-        return ONE if ((y == ZERO) | (x == ONE)) else mag
+        return finish(x, y, fin, F(exp2_64(t)))
 
     return pow
