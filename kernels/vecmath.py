@@ -117,6 +117,10 @@ vcosh = _make_unary("vcosh", "cosh", np.cosh)
 verf = _make_unary("verf", "erf", _erf_np)
 vsin = _make_unary("vsin", "sin", np.sin)
 vcos = _make_unary("vcos", "cos", np.cos)
+# sin/cos without the huge-argument path, and where that path is needed (vecmath_trig.py)
+vsin_fast = _make_unary("vsin_fast", "sin_fast", np.sin)
+vcos_fast = _make_unary("vcos_fast", "cos_fast", np.cos)
+vtrig_huge = _make_unary("vtrig_huge", "trig_huge", lambda x: np.abs(x) >= (2.0 ** 16 if np.asarray(x).dtype == np.float32 else 2.0 ** 22))
 vatan = _make_unary("vatan", "atan", np.arctan)
 
 
@@ -137,4 +141,5 @@ def _ov_pow(x, y):
 
 
 __all__ = ["SOURCE_HASH", "vexp", "vexp2", "vexpm1", "vlog", "vlog2", "vlog10", "vlog1p", "vtanh",
-           "vsigmoid", "vsinh", "vcosh", "verf", "vsin", "vcos", "vatan", "vpow"]
+           "vsigmoid", "vsinh", "vcosh", "verf", "vsin", "vcos", "vsin_fast", "vcos_fast",
+           "vtrig_huge", "vatan", "vpow"]

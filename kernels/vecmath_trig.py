@@ -182,17 +182,28 @@ def build(F):
         return q, r, rl - (r - rh)
 
     @jit
-    def reduce(x):
-        ax = abs(x)
+    def reduce_fast(ax):
+        # Cody-Waite: exact enough for ax < FAST_MAX
         t = fma(ax, TWO_OVER_PI, MAGIC)
         kf = t - MAGIC
         k = np.int64(f2i(t)) - MAGIC_BITS
         r = fma(kf, -P1, ax)
         r = fma(kf, -P2, r)
         r = fma(kf, -P3, r)
+        return k, r, ZERO
+
+    @jit
+    def reduce(x):
+        ax = abs(x)
+        k, r, _ = reduce_fast(ax)
         qh, rh, rl = reduce_huge32(ax) if f32 else reduce_huge(ax)
         big = ax >= FAST_MAX
         return (qh if big else k), (rh if big else r), (rl if big else ZERO)
+
+    @jit
+    def huge(x):
+        # where sin_fast/cos_fast are wrong (inf too; nan is not: they give nan)
+        return abs(x) >= FAST_MAX
 
     @jit
     def sincos_r(r, rl):
@@ -204,8 +215,7 @@ def build(F):
         return s, c
 
     @jit
-    def sin(x):
-        q, r, rl = reduce(x)
+    def sin_q(x, q, r, rl):
         s, c = sincos_r(r, rl)
         res = c if (q & 1) == 1 else s
         res = -res if (q & 2) == 2 else res
@@ -213,12 +223,35 @@ def build(F):
         return x - x if not (abs(x) < INF) else res
 
     @jit
-    def cos(x):
-        q, r, rl = reduce(x)
+    def cos_q(x, q, r, rl):
         s, c = sincos_r(r, rl)
         res = s if (q & 1) == 1 else c
         res = -res if ((q + 1) & 2) == 2 else res
         return x - x if not (abs(x) < INF) else res
+
+    @jit
+    def sin(x):
+        q, r, rl = reduce(x)
+        return sin_q(x, q, r, rl)
+
+    @jit
+    def cos(x):
+        q, r, rl = reduce(x)
+        return cos_q(x, q, r, rl)
+
+    # The same without the Payne-Hanek path: equal to sin/cos wherever huge(x) is false,
+    # and several times cheaper (float32: 0.46 against 2.25 ns per element in cache, as
+    # the slow path is float64 and halves the vector width). Kernels use them with a
+    # second, exact pass over their slice when any element was huge (cpu_kernel.py).
+    @jit
+    def sin_fast(x):
+        q, r, rl = reduce_fast(abs(x))
+        return sin_q(x, q, r, rl)
+
+    @jit
+    def cos_fast(x):
+        q, r, rl = reduce_fast(abs(x))
+        return cos_q(x, q, r, rl)
 
     TAN_PI8, TAN_3PI8 = F(np.tan(np.pi / 8)), F(np.tan(3 * np.pi / 8))
     PI4_HI, PI4_LO = split_const(PI / 4, F, 2)
@@ -239,4 +272,5 @@ def build(F):
         res = hi + (lo + (u + u * z * atan_a(z)))
         return -res if f2i(x) < 0 else res
 
-    return SimpleNamespace(sin=sin, cos=cos, atan=atan)
+    return SimpleNamespace(sin=sin, cos=cos, sin_fast=sin_fast, cos_fast=cos_fast,
+                           trig_huge=huge, atan=atan)

@@ -18,7 +18,7 @@ they reduce its one dim, and their outputs arrive with shape (1,).
 """
 import numpy as np
 
-from .expressions import GroupBody, typed_constant
+from .expressions import GroupBody, op_expression, typed_constant
 
 def _kernels_source_hash():
     """A hash of the hand-written kernels generated code calls. Numba's disk cache does
@@ -125,13 +125,15 @@ def kernel_source(graph, ndim, name="kernel"):
                      + [n.inputs[0].aval.ndim for n in graph.nodes if n.op.kind.value == "reduction"])
     input_exprs = [f"{n}[{full_index}]" if is_arr and ndim and v.aval.ndim in (ndim, shape_rank) else n
                    for n, is_arr, v in zip(in_names, array_inputs, graph.invars)]
-    body = GroupBody(graph, idx, input_exprs,
-                     array_names={v.id: n for v, n in zip(graph.invars, in_names) if v.aval.ndim})
+    array_names = {v.id: n for v, n in zip(graph.invars, in_names) if v.aval.ndim}
+    body = GroupBody(graph, idx, input_exprs, array_names=array_names)
+    args = ["lo", "hi"] + [f"n{d}" for d in range(ndim)] + out_names + in_names
+    if ndim and not body.reductions and any(n.op.fast is not None for n in graph.nodes):
+        return _guarded_source(graph, ndim, name, args, idx, input_exprs, array_names, body)
     reductions = {node.outs[0].id: (node, value) for node, value in body.reductions}
     red_axes = [set(kernel_axes(reductions[v.id][0], ndim)) for v in graph.outvars if v.id in reductions]
     suffix = _suffix_start([frozenset(a) for a in red_axes], ndim)
 
-    args = ["lo", "hi"] + [f"n{d}" for d in range(ndim)] + out_names + in_names
     lines = [f"def {name}({', '.join(args)}):"] + ["    " + line for line in vector_width_lines()]
     depth = 1
 
@@ -173,4 +175,41 @@ def kernel_source(graph, ndim, name="kernel"):
         depth = 1 + (suffix if suffix is not None else 0)
         for acc, out, index, _ in accs:
             emit(f"{out}[{index}] = {acc}")
+    return "\n".join(lines) + "\n"
+
+
+def _loop_nest(ndim, body_lines, depth):
+    """The kernel's loop nest around `body_lines`, indented from `depth`."""
+    lines = []
+    for d in range(ndim):
+        lines.append("    " * (depth + d) + (OUTER_LOOP if d == 0 else f"for i{d} in range(n{d}):"))
+    return lines + ["    " * (depth + ndim) + line for line in body_lines]
+
+
+def _guarded_source(graph, ndim, name, args, idx, input_exprs, array_names, exact):
+    """A kernel without reductions, some of whose ops have a cheaper form that is exact
+    except where a guard holds (Op.fast: sin/cos of huge arguments): the loop nest runs
+    with the cheap forms and ORs the guards together, and if any held, runs over its
+    slice again with the exact forms, overwriting every output element. Outputs never
+    share memory with inputs (cpu_plan frees a buffer only after its last reader), so
+    the second pass reads what the first did. float32 sin in cache: 0.44 against 2.2 ns
+    per element (NumPy: 0.61), when no argument is huge."""
+    guards = []
+
+    def fast_expression(node, operands):
+        if node.op.fast is None:
+            return op_expression(node, operands)
+        expr, guard = node.op.fast
+        guards.append(guard.format(*operands))
+        return expr.format(*operands)
+    fast = GroupBody(graph, idx, input_exprs, expression=fast_expression, array_names=array_names)
+    full_index = ", ".join(idx)
+
+    def stores(body):
+        return [f"out{k}[{full_index}] = {body.value_of(v)}" for k, v in enumerate(graph.outvars)]
+    lines = [f"def {name}({', '.join(args)}):"] + ["    " + line for line in vector_width_lines()]
+    lines.append("    huge_ = False")
+    lines += _loop_nest(ndim, fast.lines + [f"huge_ = huge_ | {g}" for g in guards] + stores(fast), 1)
+    lines.append("    if huge_:  # some argument needs the exact form: this slice again")
+    lines += _loop_nest(ndim, exact.lines + stores(exact), 2)
     return "\n".join(lines) + "\n"

@@ -106,8 +106,8 @@ def _zero_vjp(ct, primals, outs):
     return [None] * len(primals)
 
 
-def define(name, arity, impl, *, partials=None, expr=None, accepts="float", out_dtype=None,
-           domain="real", doc=""):
+def define(name, arity, impl, *, partials=None, expr=None, fast=None, accepts="float",
+           out_dtype=None, domain="real", doc=""):
     """Register one elementwise op. partials=None marks it non-differentiable. An `expr`
     calling kernels/vecmath gets NumPy's scalar function of the same name as its
     scalar_expr (see Op)."""
@@ -116,7 +116,7 @@ def define(name, arity, impl, *, partials=None, expr=None, accepts="float", out_
         name, Kind.ELEMENTWISE, elementwise_abstract(name, accepts, out_dtype), impl,
         jvp=_jvp_from_partials(partials) if differentiable else _zero_jvp,
         vjp=_vjp_from_partials(partials) if differentiable else _zero_vjp,
-        expr=expr, scalar_expr=_libm_form(name, expr), domain=domain,
+        expr=expr, scalar_expr=_libm_form(name, expr), fast=fast, domain=domain,
         differentiable=differentiable, doc=doc)))
 
 
@@ -204,8 +204,10 @@ log10_p = define("log10", 1, np.log10, partials=[lambda x, y: 1 / (x * LN10)],
                  expr="vm.vlog10({0})", domain="positive")
 log1p_p = define("log1p", 1, np.log1p, partials=[lambda x, y: 1 / (1 + x)], expr="vm.vlog1p({0})",
                  domain="gt_minus1")
-sin_p = define("sin", 1, np.sin, partials=[lambda x, y: _dnp().cos(x)], expr="vm.vsin({0})")
-cos_p = define("cos", 1, np.cos, partials=[lambda x, y: -_dnp().sin(x)], expr="vm.vcos({0})")
+sin_p = define("sin", 1, np.sin, partials=[lambda x, y: _dnp().cos(x)], expr="vm.vsin({0})",
+               fast=("vm.vsin_fast({0})", "vm.vtrig_huge({0})"))
+cos_p = define("cos", 1, np.cos, partials=[lambda x, y: -_dnp().sin(x)], expr="vm.vcos({0})",
+               fast=("vm.vcos_fast({0})", "vm.vtrig_huge({0})"))
 tan_p = define("tan", 1, np.tan, partials=[lambda x, y: 1 + y * y], expr="np.tan({0})",
                domain="unit_open")
 arcsin_p = define("arcsin", 1, np.arcsin, partials=[lambda x, y: 1 / _dnp().sqrt(1 - x * x)],

@@ -39,6 +39,9 @@ class Op:
           loop (a row kernel's log-sum-exp), where an `expr` calling kernels/vecmath has
           nothing to vectorise and its SIMD form only adds compile time (the libm call:
           ~50 ms less to compile the cross-entropy row kernel). None: use `expr`.
+    fast: (expr, guard) templates, or None: a cheaper form of `expr` that is exact except
+          where `guard` is true for the element (sin/cos of huge arguments). A CPU kernel
+          computes with it and runs its slice again with `expr` if any guard was true.
     domain: where its tests draw inputs from (see tests/ops)
     dce(node, used) -> a node computing only the outputs flagged in `used` (the same Vars,
           maybe from fewer inputs), or None: how dead-code elimination shrinks an op that
@@ -46,7 +49,7 @@ class Op:
     """
 
     def __init__(self, name, kind, abstract, impl, *, jvp=None, vjp=None, batch=None,
-                 expr=None, scalar_expr=None, domain=None, multiple_results=False,
+                 expr=None, scalar_expr=None, fast=None, domain=None, multiple_results=False,
                  differentiable=True, effectful=False, identity=None, dce=None, doc=""):
         self.name = name
         self.kind = kind
@@ -57,6 +60,7 @@ class Op:
         self.batch = batch
         self.expr = expr
         self.scalar_expr = scalar_expr
+        self.fast = fast
         self.identity = identity
         self.domain = domain
         self.multiple_results = multiple_results

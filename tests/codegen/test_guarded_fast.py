@@ -1,0 +1,74 @@
+"""Kernels with a cheap form of sin/cos (Op.fast, codegen/cpu_kernel.py `_guarded_source`):
+the loop computes without the huge-argument path and runs its slice again with the exact
+one if any argument was huge. Results must not depend on whether a huge argument shared
+the slice: the cheap form is bit-identical to the exact one wherever it is used."""
+import numpy as np
+import pytest
+
+import dprog as dp
+import dprog.numpy as dnp
+from dprog.codegen.cpu_kernel import kernel_source
+from dprog.ops.fusion import fusion_p
+from dprog.passes import run_pipeline
+from dprog.passes.fuse import fuse
+
+from support import reference  # tests/support.py
+
+rng = np.random.default_rng(3)
+
+
+def wave(x, y):
+    return dnp.sin(x) * y + dnp.cos(x * 2.0)
+
+
+def kernel_texts(fun, *args):
+    graph = fuse(run_pipeline(dp.jit(fun).lower(*args)), absorb_views=True)
+    return [kernel_source(n.params["graph"], len(n.params["shape"]))
+            for n in graph.nodes if n.op is fusion_p]
+
+
+def bits(a):
+    return a.view(np.uint32 if a.dtype == np.float32 else np.uint64)
+
+
+def test_sin_and_cos_kernels_take_the_cheap_form_with_a_guarded_exact_pass():
+    x = rng.standard_normal(64).astype(np.float32)
+    (text,) = kernel_texts(wave, x, x)
+    assert "vm.vsin_fast(" in text and "vm.vcos_fast(" in text
+    assert "huge_ = huge_ | vm.vtrig_huge(" in text and "if huge_:" in text
+    assert "vm.vsin(" in text and "vm.vcos(" in text  # the exact pass
+    # a reduction in the kernel: only the exact form (a second pass would add twice)
+    (text,) = kernel_texts(lambda x: dnp.sum(dnp.sin(x)), x)
+    assert "_fast" not in text and "huge_" not in text
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_arguments_are_exact_and_leave_the_others_unchanged(dtype):
+    # Big enough to be split across threads: one slice meets huge arguments, one not.
+    n = 300_000
+    x = rng.uniform(-50, 50, n).astype(dtype)
+    y = rng.standard_normal(n).astype(dtype)
+    f = dp.jit(wave)
+    plain = f(x, y)
+    xh = x.copy()
+    huge = [7, 11, 1000]  # all in the first slice: the second never runs the exact pass
+    xh[huge] = [1e30, -3.0e9, 2.0 ** 40]
+    xh[100:103] = [np.inf, -np.inf, np.nan]
+    got = f(xh, y)
+    same = np.ones(n, bool)
+    same[huge] = False
+    same[100:103] = False
+    np.testing.assert_array_equal(bits(got[same]), bits(plain[same]))
+    assert np.isnan(got[100:103]).all()
+    want = reference(wave, xh.astype(np.float64), y.astype(np.float64))[huge]
+    np.testing.assert_allclose(got[huge], want, rtol=4 * np.finfo(dtype).eps, atol=4 * np.finfo(dtype).eps)
+    np.testing.assert_allclose(plain, reference(wave, x, y), rtol=10 * np.finfo(dtype).eps,
+                               atol=10 * np.finfo(dtype).eps)
+
+
+def test_multi_dim_kernel_and_its_gradient():
+    x = rng.uniform(-4, 4, (64, 33)).astype(np.float32)
+    x[3, 5] = 7e20
+    g = dp.grad(lambda x: dnp.sum(dnp.sin(x.T) * dnp.cos(x.T + 1.0) * dnp.arange(64.0, dtype=np.float32)))
+    got, want = dp.jit(g)(x), reference(g, x.astype(np.float64))
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-4)
