@@ -118,7 +118,7 @@ def kernel_source(graph, ndim, name="kernel"):
     outputs (graph.outvars order), inputs. A rank-0 kernel has no loop (lo, hi unused)."""
     idx = [f"i{d}" for d in range(ndim)]
     full_index = ", ".join(idx) if ndim else ""
-    array_inputs, outputs = kernel_layout(graph, ndim)
+    array_inputs, _ = kernel_layout(graph, ndim)
     in_names = [f"in{k}" for k in range(len(graph.invars))]
     out_names = [f"out{k}" for k in range(len(graph.outvars))]
     shape_rank = max([n.outs[0].aval.ndim for n in graph.nodes if n.op.kind.value != "reduction"]
@@ -126,16 +126,56 @@ def kernel_source(graph, ndim, name="kernel"):
     input_exprs = [f"{n}[{full_index}]" if is_arr and ndim and v.aval.ndim in (ndim, shape_rank) else n
                    for n, is_arr, v in zip(in_names, array_inputs, graph.invars)]
     array_names = {v.id: n for v, n in zip(graph.invars, in_names) if v.aval.ndim}
-    body = GroupBody(graph, idx, input_exprs, array_names=array_names)
     args = ["lo", "hi"] + [f"n{d}" for d in range(ndim)] + out_names + in_names
-    if ndim and not body.reductions and any(n.op.fast is not None for n in graph.nodes):
-        return _guarded_source(graph, ndim, name, args, idx, input_exprs, array_names, body)
+    lines = [f"def {name}({', '.join(args)}):"] + ["    " + line for line in vector_width_lines()]
+    exact = GroupBody(graph, idx, input_exprs, array_names=array_names)
+    if not _guardable(graph, ndim):
+        lines += _nest_lines(graph, ndim, exact, out_names, [], 1)
+        return "\n".join(lines) + "\n"
+    # Ops with a cheaper form that is exact except where a guard holds (Op.fast: sin/cos
+    # of huge arguments): the nest runs with the cheap forms and ORs the guards; if any
+    # held, it runs over its slice again with the exact forms, which rewrites every output
+    # (reductions restart from the identity: see _guardable). Outputs never share memory
+    # with inputs (cpu_plan frees a buffer only after its last reader), so the second
+    # pass reads what the first did. float32 sin in cache: 0.44 against 2.2 ns per
+    # element (NumPy: 0.61) when no argument is huge; the kernel compiles both forms.
+    guards = []
+
+    def fast_expression(node, operands):
+        if node.op.fast is None:
+            return op_expression(node, operands)
+        expr, guard = node.op.fast
+        guards.append(guard.format(*operands))
+        return expr.format(*operands)
+    fast = GroupBody(graph, idx, input_exprs, expression=fast_expression, array_names=array_names)
+    lines.append("    huge_ = False")
+    lines += _nest_lines(graph, ndim, fast, out_names, [f"huge_ = huge_ | {g}" for g in guards], 1)
+    lines.append("    if huge_:  # some argument needs the exact form: this slice again")
+    lines += _nest_lines(graph, ndim, exact, out_names, [], 2)
+    return "\n".join(lines) + "\n"
+
+
+def _guardable(graph, ndim):
+    """Can this kernel run its slice twice (see kernel_source)? It needs an op with a
+    fast form, a loop, and reductions only of the kind the kernel starts itself (an
+    output accumulated across the nest would be added to twice)."""
+    if not ndim or not any(n.op.fast is not None for n in graph.nodes):
+        return False
+    reduced = {n.outs[0].id for n in graph.nodes if n.op.kind.value == "reduction"}
+    return reduced <= self_initialising(graph, ndim)
+
+
+def _nest_lines(graph, ndim, body, out_names, extra_lines, depth):
+    """The loop nest computing `body` for every element, from indentation `depth`:
+    full outputs stored per element, reductions into accumulators (trailing dims) or
+    their outputs; `extra_lines` run after the body in the innermost loop."""
+    lines = []
+    idx = [f"i{d}" for d in range(ndim)]
+    full_index = ", ".join(idx) if ndim else ""
+    _, outputs = kernel_layout(graph, ndim)
     reductions = {node.outs[0].id: (node, value) for node, value in body.reductions}
     red_axes = [set(kernel_axes(reductions[v.id][0], ndim)) for v in graph.outvars if v.id in reductions]
     suffix = _suffix_start([frozenset(a) for a in red_axes], ndim)
-
-    lines = [f"def {name}({', '.join(args)}):"] + ["    " + line for line in vector_width_lines()]
-    depth = 1
 
     def emit(text):
         lines.append("    " * depth + text)
@@ -144,6 +184,7 @@ def kernel_source(graph, ndim, name="kernel"):
         return ", ".join("0" if d in axes else idx[d] for d in range(ndim))
 
     accs = []  # (acc name, out name, index text, combine template)
+    top = depth
     for d in range(ndim):
         if suffix is not None and d == suffix:
             for v, out in zip(graph.outvars, out_names):
@@ -156,7 +197,7 @@ def kernel_source(graph, ndim, name="kernel"):
                     accs.append((acc, out, index, node.op.expr))
         emit(OUTER_LOOP if d == 0 else f"for {idx[d]} in range(n{d}):")
         depth += 1
-    for line in body.lines:
+    for line in body.lines + list(extra_lines):
         emit(line)
     acc_names = {out: acc for acc, out, _, _ in accs}
     for v, out, (kind, axes) in zip(graph.outvars, out_names, outputs):
@@ -172,44 +213,7 @@ def kernel_source(graph, ndim, name="kernel"):
                 target = f"{out}[{red_index(axes)}]" if ndim else f"{out}[()]"
                 emit(f"{target} = " + combine.format(acc=target, v=value))
     if accs:
-        depth = 1 + (suffix if suffix is not None else 0)
+        depth = top + (suffix if suffix is not None else 0)
         for acc, out, index, _ in accs:
             emit(f"{out}[{index}] = {acc}")
-    return "\n".join(lines) + "\n"
-
-
-def _loop_nest(ndim, body_lines, depth):
-    """The kernel's loop nest around `body_lines`, indented from `depth`."""
-    lines = []
-    for d in range(ndim):
-        lines.append("    " * (depth + d) + (OUTER_LOOP if d == 0 else f"for i{d} in range(n{d}):"))
-    return lines + ["    " * (depth + ndim) + line for line in body_lines]
-
-
-def _guarded_source(graph, ndim, name, args, idx, input_exprs, array_names, exact):
-    """A kernel without reductions, some of whose ops have a cheaper form that is exact
-    except where a guard holds (Op.fast: sin/cos of huge arguments): the loop nest runs
-    with the cheap forms and ORs the guards together, and if any held, runs over its
-    slice again with the exact forms, overwriting every output element. Outputs never
-    share memory with inputs (cpu_plan frees a buffer only after its last reader), so
-    the second pass reads what the first did. float32 sin in cache: 0.44 against 2.2 ns
-    per element (NumPy: 0.61), when no argument is huge."""
-    guards = []
-
-    def fast_expression(node, operands):
-        if node.op.fast is None:
-            return op_expression(node, operands)
-        expr, guard = node.op.fast
-        guards.append(guard.format(*operands))
-        return expr.format(*operands)
-    fast = GroupBody(graph, idx, input_exprs, expression=fast_expression, array_names=array_names)
-    full_index = ", ".join(idx)
-
-    def stores(body):
-        return [f"out{k}[{full_index}] = {body.value_of(v)}" for k, v in enumerate(graph.outvars)]
-    lines = [f"def {name}({', '.join(args)}):"] + ["    " + line for line in vector_width_lines()]
-    lines.append("    huge_ = False")
-    lines += _loop_nest(ndim, fast.lines + [f"huge_ = huge_ | {g}" for g in guards] + stores(fast), 1)
-    lines.append("    if huge_:  # some argument needs the exact form: this slice again")
-    lines += _loop_nest(ndim, exact.lines + stores(exact), 2)
-    return "\n".join(lines) + "\n"
+    return lines

@@ -37,8 +37,12 @@ def test_sin_and_cos_kernels_take_the_cheap_form_with_a_guarded_exact_pass():
     assert "vm.vsin_fast(" in text and "vm.vcos_fast(" in text
     assert "huge_ = huge_ | vm.vtrig_huge(" in text and "if huge_:" in text
     assert "vm.vsin(" in text and "vm.vcos(" in text  # the exact pass
-    # a reduction in the kernel: only the exact form (a second pass would add twice)
+    # a reduction the kernel starts itself restarts in the exact pass ...
     (text,) = kernel_texts(lambda x: dnp.sum(dnp.sin(x)), x)
+    assert "huge_" in text and text.count("acc_out0 = np.float32(0.0)") == 2
+    # ... one accumulated across the nest (over the leading dim) would add twice: exact only
+    x2 = rng.standard_normal((16, 8)).astype(np.float32)
+    (text,) = kernel_texts(lambda x: dnp.sum(dnp.sin(x), axis=0), x2)
     assert "_fast" not in text and "huge_" not in text
 
 
@@ -72,3 +76,17 @@ def test_multi_dim_kernel_and_its_gradient():
     g = dp.grad(lambda x: dnp.sum(dnp.sin(x.T) * dnp.cos(x.T + 1.0) * dnp.arange(64.0, dtype=np.float32)))
     got, want = dp.jit(g)(x), reference(g, x.astype(np.float64))
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reductions_restart_in_the_exact_pass(dtype):
+    n = 300_000
+    x = rng.uniform(-3, 3, n).astype(dtype)
+    x[17] = 4e20  # in the first thread's slice only
+    rows = rng.uniform(-3, 3, (50, 301)).astype(dtype)
+    rows[7, 3] = 1e25
+    for fun, arg in [(lambda x: dnp.sum(dnp.sin(x) * dnp.cos(x)), x),
+                     (lambda x: dnp.max(dnp.cos(x)), x),
+                     (lambda r: dnp.sum(dnp.sin(r), axis=1), rows)]:
+        got, want = dp.jit(fun)(arg), reference(fun, arg.astype(np.float64))
+        np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-3)
