@@ -11,10 +11,12 @@ Generated code does
 and LLVM vectorises the loop (libm calls such as math.exp would not be: PyPI llvmlite
 has no SVML). Each name is a Python function (it computes with NumPy when called from
 Python) with a Numba overload that picks the float32 or float64 implementation from the
-argument type: float32 in, float32 out, no float64 arithmetic on the way. (One
-exception: float32 vsin/vcos reduce |x| >= 2^16 in float64; as every branch is evaluated
-for every lane, their float32 loops run 4 lanes wide instead of 8.) Integer arguments are
-computed in float64, like NumPy's ufuncs. Accuracy and speed: see VECMATH.md.
+argument type: float32 in, float32 out, no float64 arithmetic on the way. (Exceptions:
+float32 vsin/vcos reduce |x| >= 2^16 in float64, and as every branch is evaluated for
+every lane their float32 loops run at float64 width; vsin_fast/vcos_fast leave that path
+out, for kernels that redo a slice with vsin/vcos where vtrig_huge holds. float32 vpow
+computes in float64.) Integer arguments are computed in float64, like NumPy's ufuncs.
+Accuracy and speed: see VECMATH.md.
 """
 import functools
 import hashlib

@@ -224,3 +224,24 @@ def test_loop_vectorises(name):
         # float64 is used on purpose (pow's y*log(x); sin/cos's Payne-Hanek reduction)
         if dtype == np.float32 and name not in ("vpow", "vsin", "vcos"):
             assert not re.search(r"<\d+ x double>", ir), f"{name} promotes float32"
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_fast_sin_cos_equal_the_exact_ones_below_the_huge_bound(dtype):
+    # Kernels use vsin_fast/vcos_fast and redo the slice with vsin/vcos when vtrig_huge
+    # holds for any element (dprog/codegen/cpu_kernel.py): the two must agree bit for bit
+    # wherever vtrig_huge is false, nan and denormals included.
+    x = domain("vsin", dtype)
+    bound = 2.0 ** 16 if dtype == np.float32 else 2.0 ** 22
+    huge, flags = np.empty(x.size, bool), np.empty(x.size, bool)
+    _loop1(vm.vtrig_huge)(x, flags)
+    with np.errstate(invalid="ignore"):
+        huge[:] = np.abs(x) >= bound
+    np.testing.assert_array_equal(flags, huge)
+    ints = np.uint32 if dtype == np.float32 else np.uint64
+    for fast, exact in (("vsin_fast", "vsin"), ("vcos_fast", "vcos")):
+        a, b = np.empty_like(x), np.empty_like(x)
+        _loop1(getattr(vm, fast))(x, a)
+        LOOPS[exact](x, b)
+        np.testing.assert_array_equal(a[~huge].view(ints), b[~huge].view(ints))
+    assert np.isnan(x).any() and huge.any() and (~huge).sum() > 1000
