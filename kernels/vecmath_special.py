@@ -46,7 +46,7 @@ ERF_K = {
 def build(F, E):
     """E: vecmath_exp.build(F)."""
     K = Consts(F)
-    ZERO, ONE, HALF, TWO = F(0), F(1), F(0.5), F(2)
+    ZERO, ONE, TWO = F(0), F(1), F(2)
     f32 = F is np.float32
     exp, expm1, exp_half, clamp = E.exp, E.expm1, E.exp_half, E.clamp
     # beyond these |x|, tanh rounds to 1 (and expm1(2|x|) would overflow)
