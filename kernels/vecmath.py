@@ -122,7 +122,8 @@ vcos = _make_unary("vcos", "cos", np.cos)
 # sin/cos without the huge-argument path, and where that path is needed (vecmath_trig.py)
 vsin_fast = _make_unary("vsin_fast", "sin_fast", np.sin)
 vcos_fast = _make_unary("vcos_fast", "cos_fast", np.cos)
-vtrig_huge = _make_unary("vtrig_huge", "trig_huge", lambda x: np.abs(x) >= (2.0 ** 16 if np.asarray(x).dtype == np.float32 else 2.0 ** 22))
+vtrig_huge = _make_unary("vtrig_huge", "trig_huge", lambda x: np.abs(x) >= vecmath_trig.FAST_MAX_OF[
+    np.float32 if np.asarray(x).dtype == np.float32 else np.float64])
 vatan = _make_unary("vatan", "atan", np.arctan)
 
 

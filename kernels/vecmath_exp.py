@@ -82,15 +82,19 @@ def build(F):
         return t, r
 
     @jit
-    def exp(x):
+    def exp_k(x, kadj):
+        # e^x * 2^kadj (kadj = -1: e^x / 2, finite up to where that overflows)
         t, r = reduce(clamp(x, X_LO, X_HI))
-        return scale_magic(ONE + fma(r * r, g(r), r), t, 0)
+        return scale_magic(ONE + fma(r * r, g(r), r), t, kadj)
+
+    @jit
+    def exp(x):
+        return exp_k(x, 0)
 
     @jit
     def exp_half(x):
-        # e^x / 2, finite up to where e^x / 2 itself overflows (sinh, cosh)
-        t, r = reduce(clamp(x, X_LO, X_HI))
-        return scale_magic(ONE + fma(r * r, g(r), r), t, -1)
+        # e^x / 2 (sinh, cosh)
+        return exp_k(x, -1)
 
     @jit
     def exp_s(x, lo, kadj):

@@ -34,6 +34,9 @@ ATAN_A = {  # (atan(u)/u - 1)/u^2 in z = u^2, |u| <= tan(pi/8)
                  0.19999540483648964, -0.3333333176116852),
 }
 M32 = np.uint64(0xFFFFFFFF)
+# Below these |x| the Cody-Waite reduction is exact enough; from them on, Payne-Hanek
+# (and vtrig_huge is true: kernels then redo their slice with the exact sin/cos).
+FAST_MAX_OF = {np.float32: 2.0 ** 16, np.float64: 2.0 ** 22}
 
 
 def _pi_fixed(n):
@@ -93,7 +96,7 @@ def build(F):
     MAGIC_BITS = int(np.array(MAGIC, F).view(np.int32 if f32 else np.int64))
     TWO_OVER_PI = F(2 / np.pi)
     P1, P2, P3 = split_const(PI / 2, F, 3)         # pi/2 = P1 + P2 + P3 (Cody-Waite)
-    FAST_MAX = F(2.0 ** 16) if f32 else F(2.0 ** 22)
+    FAST_MAX = F(FAST_MAX_OF[F])
     sin_s = make_poly(SIN_S[F], F)
     cos_c = make_poly(COS_C[F], F)
     atan_a = make_poly(ATAN_A[F], F)

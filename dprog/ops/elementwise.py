@@ -106,30 +106,18 @@ def _zero_vjp(ct, primals, outs):
     return [None] * len(primals)
 
 
-def define(name, arity, impl, *, partials=None, expr=None, fast=None, accepts="float",
-           out_dtype=None, domain="real", doc=""):
-    """Register one elementwise op. partials=None marks it non-differentiable. An `expr`
-    calling kernels/vecmath gets NumPy's scalar function of the same name as its
-    scalar_expr (see Op)."""
+def define(name, arity, impl, *, partials=None, expr=None, scalar_expr=None, fast=None,
+           accepts="float", out_dtype=None, domain="real", doc=""):
+    """Register one elementwise op. partials=None marks it non-differentiable. An op whose
+    `expr` calls kernels/vecmath gives NumPy's scalar function (a libm call in Numba, the
+    same meaning, special values included) as its `scalar_expr` (see Op)."""
     differentiable = partials is not None
     return with_batch_rule(register(Op(
         name, Kind.ELEMENTWISE, elementwise_abstract(name, accepts, out_dtype), impl,
         jvp=_jvp_from_partials(partials) if differentiable else _zero_jvp,
         vjp=_vjp_from_partials(partials) if differentiable else _zero_vjp,
-        expr=expr, scalar_expr=_libm_form(name, expr), fast=fast, domain=domain,
+        expr=expr, scalar_expr=scalar_expr, fast=fast, domain=domain,
         differentiable=differentiable, doc=doc)))
-
-
-# Ops whose vecmath kernel expression has a NumPy scalar function (a libm call in Numba)
-# with the same meaning, special values included.
-_LIBM = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "sinh",
-         "cosh", "tanh", "arctan"}
-
-
-def _libm_form(name, expr):
-    if name in _LIBM and isinstance(expr, str) and expr.startswith("vm."):
-        return f"np.{name}({{0}})"
-    return None
 
 
 def with_batch_rule(op):
@@ -191,23 +179,24 @@ cbrt_p = define("cbrt", 1, np.cbrt, partials=[lambda x, y: 1 / (3 * y * y)], exp
                 domain="nonzero")
 reciprocal_p = define("reciprocal", 1, np.reciprocal, partials=[lambda x, y: -(y * y)],
                       expr="(np.{dt}(1) / {0})", domain="nonzero")
-exp_p = define("exp", 1, np.exp, partials=[lambda x, y: y], expr="vm.vexp({0})", domain="small")
+exp_p = define("exp", 1, np.exp, partials=[lambda x, y: y], expr="vm.vexp({0})",
+               scalar_expr="np.exp({0})", domain="small")
 exp2_p = define("exp2", 1, np.exp2, partials=[lambda x, y: y * LN2], expr="vm.vexp2({0})",
-                domain="small")
+                scalar_expr="np.exp2({0})", domain="small")
 expm1_p = define("expm1", 1, np.expm1, partials=[lambda x, y: y + 1], expr="vm.vexpm1({0})",
-                 domain="small")
+                 scalar_expr="np.expm1({0})", domain="small")
 log_p = define("log", 1, np.log, partials=[lambda x, y: 1 / x], expr="vm.vlog({0})",
-               domain="positive")
+               scalar_expr="np.log({0})", domain="positive")
 log2_p = define("log2", 1, np.log2, partials=[lambda x, y: 1 / (x * LN2)], expr="vm.vlog2({0})",
-                domain="positive")
+                scalar_expr="np.log2({0})", domain="positive")
 log10_p = define("log10", 1, np.log10, partials=[lambda x, y: 1 / (x * LN10)],
-                 expr="vm.vlog10({0})", domain="positive")
+                 expr="vm.vlog10({0})", scalar_expr="np.log10({0})", domain="positive")
 log1p_p = define("log1p", 1, np.log1p, partials=[lambda x, y: 1 / (1 + x)], expr="vm.vlog1p({0})",
-                 domain="gt_minus1")
+                 scalar_expr="np.log1p({0})", domain="gt_minus1")
 sin_p = define("sin", 1, np.sin, partials=[lambda x, y: _dnp().cos(x)], expr="vm.vsin({0})",
-               fast=("vm.vsin_fast({0})", "vm.vtrig_huge({0})"))
+               scalar_expr="np.sin({0})", fast=("vm.vsin_fast({0})", "vm.vtrig_huge({0})"))
 cos_p = define("cos", 1, np.cos, partials=[lambda x, y: -_dnp().sin(x)], expr="vm.vcos({0})",
-               fast=("vm.vcos_fast({0})", "vm.vtrig_huge({0})"))
+               scalar_expr="np.cos({0})", fast=("vm.vcos_fast({0})", "vm.vtrig_huge({0})"))
 tan_p = define("tan", 1, np.tan, partials=[lambda x, y: 1 + y * y], expr="np.tan({0})",
                domain="unit_open")
 arcsin_p = define("arcsin", 1, np.arcsin, partials=[lambda x, y: 1 / _dnp().sqrt(1 - x * x)],
@@ -215,12 +204,13 @@ arcsin_p = define("arcsin", 1, np.arcsin, partials=[lambda x, y: 1 / _dnp().sqrt
 arccos_p = define("arccos", 1, np.arccos, partials=[lambda x, y: -1 / _dnp().sqrt(1 - x * x)],
                   expr="np.arccos({0})", domain="unit_open")
 arctan_p = define("arctan", 1, np.arctan, partials=[lambda x, y: 1 / (1 + x * x)],
-                  expr="vm.vatan({0})")
+                  expr="vm.vatan({0})", scalar_expr="np.arctan({0})")
 sinh_p = define("sinh", 1, np.sinh, partials=[lambda x, y: _dnp().cosh(x)], expr="vm.vsinh({0})",
-                domain="small")
+                scalar_expr="np.sinh({0})", domain="small")
 cosh_p = define("cosh", 1, np.cosh, partials=[lambda x, y: _dnp().sinh(x)], expr="vm.vcosh({0})",
-                domain="small")
-tanh_p = define("tanh", 1, np.tanh, partials=[lambda x, y: 1 - y * y], expr="vm.vtanh({0})")
+                scalar_expr="np.cosh({0})", domain="small")
+tanh_p = define("tanh", 1, np.tanh, partials=[lambda x, y: 1 - y * y], expr="vm.vtanh({0})",
+                scalar_expr="np.tanh({0})")
 arcsinh_p = define("arcsinh", 1, np.arcsinh, partials=[lambda x, y: 1 / _dnp().sqrt(x * x + 1)],
                    expr="np.arcsinh({0})")
 arccosh_p = define("arccosh", 1, np.arccosh, partials=[lambda x, y: 1 / _dnp().sqrt(x * x - 1)],
