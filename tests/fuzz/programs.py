@@ -182,7 +182,7 @@ class _Builder:
     def scalar_binary(self):
         a = self.pick()
         c = self.draw(st.sampled_from(["0.5", "2", "-1.5", "3.0"]))
-        expr = self.draw(st.sampled_from([f"{a} * {c}", f"{c} - {a}", f"{a} / {c}", f"{a} ** 2"]))
+        expr = self.draw(st.sampled_from([f"{a} * {c}", f"{c} - {a}", f"{a} / {c}", f"{a} ** 2", f"{a} ** 3"]))
         self.define(self.shapes[a], expr)
 
     def reduce(self):
