@@ -8,11 +8,14 @@ kernel modules use anyway) is how they hand over the results:
 1. A dry run of the driver records each uncompiled kernel's argument types. Nothing
    runs: kernels and native loops are replaced by recorders, BLAS by a no-op, other
    ops by zeros of their output's shape and dtype.
-2. The kernels not already in the disk cache are split by estimated cost between this
-   process and forked children (one per spare CPU, DPROG_COMPILE_WORKERS).
-3. Each compiles its share (Dispatcher.compile, which saves to the disk cache). This
-   process then waits for the children, and the real call loads their kernels from the
-   cache (2-4 ms each).
+2. The kernels not already in the disk cache go into a queue, costliest first (a pipe
+   holding their numbers), and forked children (one per spare CPU,
+   DPROG_COMPILE_WORKERS) start taking kernels from it.
+3. This process and the children each take the next kernel whenever they finish one,
+   and compile it (Dispatcher.compile, which saves to the disk cache). Taking work as
+   they go, rather than splitting it up front, keeps a wrong cost estimate from leaving
+   one process idle while another still has a queue. This process then waits for the
+   children, and the real call loads their kernels from the cache (2-4 ms each).
 
 This is only a head start. The real call dispatches as it always does, so a type the
 dry run got wrong, a child that fails or hangs, or a cache in memory only, costs a
@@ -30,19 +33,20 @@ import numpy as np
 from ..config import config
 from . import cpu_threads
 
-# Estimated compile cost in units of ~80 ms, fitted to the MLP step's five kernels on the
+# Estimated compile cost in units of ~80 ms, which orders the queue (costliest first, so
+# that the last kernels taken are short). Fitted to the MLP step's five kernels on the
 # development machine (Numba 0.68): a flat kernel of 7-9 code lines took 0.08-0.10 s, one
 # also calling an already-built vtanh 0.12-0.14 s, the first to call vtanh 0.35-0.46 s,
 # and the 46-line cross-entropy row kernel (three vectorised loops, vexp) 0.67-0.76 s.
-# Lines are counted without the module's imports, decorators and comments: with them
-# (11 lines per module) small kernels looked half as costly as that row kernel and were
-# kept beside it, so the row kernel's process finished 0.1-0.2 s after the other.
+# Lines are counted without the module's imports, decorators and comments (the same ~11
+# in every module).
 BASE_COST = 0.5        # per signature
 COST_PER_LINE = 0.15   # per code line of the kernel functions
-VECMATH_COST = 2.0     # per vecmath function not yet built in that process
-# A child that finishes no kernel for this long after this process finished its own
-# share (or 4x the time that share took, if longer) is taken to hang: it is killed, and
-# its kernels compile here. Each kernel a child finishes restarts the clock.
+VECMATH_COST = 2.0     # per vecmath function called (the first kernel to call it builds it)
+# A child that finishes no kernel for this long after this process found the queue empty
+# (or 4x the time this process spent compiling, if longer) is taken to hang: it is
+# killed, and the kernel it had taken compiles here. Each kernel a child finishes
+# restarts the clock.
 MIN_WAIT_S = 30.0
 
 
@@ -56,9 +60,8 @@ class _Unit:
         self.vecmath = {word for word in source.replace("(", " ").split() if word.startswith("vm.v")}
         self.lines = _code_lines(source)
 
-    def cost(self, compiled_vecmath):
-        return (BASE_COST * len(self.sigs) + COST_PER_LINE * self.lines
-                + VECMATH_COST * len(self.vecmath - compiled_vecmath))
+    def cost(self):
+        return BASE_COST * len(self.sigs) + COST_PER_LINE * self.lines + VECMATH_COST * len(self.vecmath)
 
     def compile(self):
         for sig in self.sigs:
@@ -116,15 +119,19 @@ def precompile(source, namespace, steps, ops, n_slots, leaves):
         return 0  # the dry run is a guess; the real call will say what is wrong
     if len(units) < 2:
         return 0
-    shares = _split(units, min(workers(), len(units)))
-    children = [_fork(share) for share in shares[1:] if share]
+    queue = _Queue(units)
+    if queue.fd is None:
+        return 0
     try:
-        start = time.perf_counter()
-        for unit in shares[0]:
-            _try_compile(unit)
-        _wait(children, patience=max(MIN_WAIT_S, 4 * (time.perf_counter() - start)))
+        children = [_fork(queue) for _ in range(min(workers(), len(units)) - 1)]
+        try:
+            start = time.perf_counter()
+            _work(queue)
+            _wait(children, patience=max(MIN_WAIT_S, 4 * (time.perf_counter() - start)))
+        finally:
+            _reap(children)  # also on Ctrl-C: no child outlives the call
     finally:
-        _reap(children)  # also on Ctrl-C: no child outlives the call
+        queue.close()
     return 1 + sum(pid is not None for pid, _ in children)
 
 
@@ -169,18 +176,57 @@ def _in_disk_cache(dispatcher, sig):
         return False
 
 
-def _split(units, n):
-    """Longest first, each to the share that it adds least to (a vecmath function the
-    share already compiles costs nothing more)."""
-    shares = [[] for _ in range(n)]
-    loads = [0.0] * n
-    known = [set() for _ in range(n)]
-    for unit in sorted(units, key=lambda u: -u.cost(set())):
-        k = min(range(n), key=lambda i: loads[i] + unit.cost(known[i]))
-        loads[k] += unit.cost(known[k])
-        known[k] |= unit.vecmath
-        shares[k].append(unit)
-    return shares
+class _Queue:
+    """The units to compile, costliest first, as a pipe holding their indices: a read of
+    one record takes the next unit, atomically across the processes sharing the pipe.
+    All records are written before any process reads, and the write end is closed, so
+    an empty pipe reads as end-of-file."""
+    RECORD = 2  # bytes per index (a pipe read of up to PIPE_BUF bytes is atomic)
+
+    def __init__(self, units):
+        self.units = sorted(units, key=lambda u: -u.cost())
+        self.fd = None
+        data = b"".join(i.to_bytes(self.RECORD, "little") for i in range(len(self.units)))
+        try:
+            read_fd, write_fd = os.pipe()
+        except OSError:
+            return
+        try:
+            written = os.write(write_fd, data)  # far below the pipe's 64 KiB
+        except OSError:
+            written = -1
+        os.close(write_fd)
+        if written != len(data):
+            os.close(read_fd)
+            return
+        self.fd = read_fd
+
+    def take(self):
+        """The next unit, or None once the queue is empty."""
+        try:
+            record = os.read(self.fd, self.RECORD)
+        except OSError:
+            return None
+        if len(record) != self.RECORD:
+            return None
+        return self.units[int.from_bytes(record, "little")]
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _work(queue, progress_fd=None):
+    """Compile units from the queue until it is empty; after each, write one byte of
+    progress to progress_fd (a child's pipe to the parent)."""
+    while True:
+        unit = queue.take()
+        if unit is None:
+            return
+        _try_compile(unit)
+        if progress_fd is not None:
+            os.write(progress_fd, b".")
 
 
 def _try_compile(unit):
@@ -190,10 +236,11 @@ def _try_compile(unit):
         pass  # the real call compiles it again and reports the error there
 
 
-def _fork(share):
-    """A child compiling `share`; returns (pid, read end of its pipe), pid None if the
-    fork failed. The fork happens under Numba's compiler lock, so no other thread of
-    this process is inside a compile (holding locks the child would need)."""
+def _fork(queue):
+    """A child compiling units from `queue`; returns (pid, read end of its progress
+    pipe), pid None if the fork failed. The fork happens under Numba's compiler lock, so
+    no other thread of this process is inside a compile (holding locks the child would
+    need)."""
     from numba.core.compiler_lock import global_compiler_lock
     try:
         read_fd, write_fd = os.pipe()
@@ -212,20 +259,18 @@ def _fork(share):
             os.close(write_fd)
             return None, None
         if pid == 0:
-            _child(share, read_fd, write_fd)  # never returns
+            _child(queue, read_fd, write_fd)  # never returns
     os.close(write_fd)
     return pid, read_fd
 
 
-def _child(share, read_fd, write_fd):
+def _child(queue, read_fd, write_fd):
     code = 0
     try:
         os.close(read_fd)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent
         warnings.simplefilter("ignore")
-        for unit in share:
-            _try_compile(unit)
-            os.write(write_fd, b".")  # progress, for the parent's patience
+        _work(queue, progress_fd=write_fd)  # progress, for the parent's patience
     except BaseException:
         code = 1
     finally:

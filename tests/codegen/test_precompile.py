@@ -182,3 +182,38 @@ def test_native_loops_compile_in_a_child_too(fresh_cache):
     assert exe.compile_processes == 2
     loops = [s.loop for s in exe.steps if s.kind == "loop"]
     assert all(len(loop._module.loop.signatures) == 1 for loop in loops)
+
+
+class _FakeUnit:
+    def __init__(self, n, cost):
+        self.n, self._cost = n, cost
+
+    def cost(self):
+        return self._cost
+
+
+def test_the_queue_hands_each_unit_to_one_process_costliest_first():
+    units = [_FakeUnit(n, cost) for n, cost in enumerate([1.0, 5.0, 3.0, 2.0] * 50)]
+    queue = cpu_precompile._Queue(units)
+    assert [u.cost() for u in queue.units] == sorted((u.cost() for u in units), reverse=True)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child takes units as fast as it can and reports their numbers
+        try:
+            while (unit := queue.take()) is not None:
+                os.write(write_fd, unit.n.to_bytes(2, "little"))
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    mine = []
+    while (unit := queue.take()) is not None:
+        mine.append(unit.n)
+    os.waitpid(pid, 0)
+    data = b""
+    while chunk := os.read(read_fd, 4096):
+        data += chunk
+    os.close(read_fd)
+    queue.close()
+    theirs = [int.from_bytes(data[i:i + 2], "little") for i in range(0, len(data), 2)]
+    assert sorted(mine + theirs) == list(range(len(units)))  # each unit taken exactly once
+    assert queue.fd is None
