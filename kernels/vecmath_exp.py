@@ -97,23 +97,6 @@ def build(F):
         return exp_k(x, -1)
 
     @jit
-    def exp_s(x, lo, kadj):
-        # e^(x+lo) * 2^kadj for a small correction lo (pow's double-word y*log|x|) and
-        # kadj = -1 for sinh/cosh, whose e^|x|/2 is finite where e^|x| overflows. The
-        # reduced argument is kept as r + rlo, so pow's result is within ~1 ulp.
-        xc = clamp(x, X_LO, X_HI)
-        t = fma(xc, LOG2E, MAGIC)
-        kf = t - MAGIC
-        r1 = fma(kf, -LN2HI, xc)               # exact
-        m = kf * LN2LO
-        r = r1 - m
-        rlo = ((r1 - r) - m) - fma(kf, LN2LO, -m)
-        rlo = rlo + (lo if abs(x) < X_HI else ZERO)   # lo is meaningless once clamped
-        rr = r + rlo                           # |lo| may reach 1e-13: fold it into r
-        rlo = (r - rr) + rlo
-        return scale_magic(ONE + (rr + (rlo + rr * rr * g(rr))), t, kadj)
-
-    @jit
     def exp2(x):
         xc = clamp(x, X_LO * LOG2E, X_HI * LOG2E)
         t = xc + MAGIC
