@@ -26,7 +26,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from . import vecmath_exp, vecmath_special, vecmath_trig
+from . import vecmath_exp, vecmath_pow, vecmath_special, vecmath_trig
 from .vecmath_bits import INNER_OPTS, jit
 from .vecmath_flatten import flatten
 
@@ -54,10 +54,16 @@ def _impl(F):
 
 
 @functools.lru_cache(maxsize=None)
+def _pow(F):
+    """pow for dtype F, built on its own first use: its float64 tables take ~30 ms."""
+    return vecmath_pow.build(F)
+
+
+@functools.lru_cache(maxsize=None)
 def _flat(F, name, arg_names):
     """The entry point `name` for dtype F as one plain function of `arg_names`, with its
     helpers inlined (vecmath_flatten.py): Numba compiles it once, not once per helper."""
-    return flatten(_impl(F)[name], arg_names)
+    return flatten(_pow(F) if name == "pow" else _impl(F)[name], arg_names)
 
 
 @functools.lru_cache(maxsize=None)

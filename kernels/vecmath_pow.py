@@ -195,7 +195,7 @@ def _build_pow32(K):
     exp2 by 2^-28.6 relative, ~0.03 ulp of float32 together. float32 denormal inputs are
     normal in float64, and float64 -> float32 rounds overflow to inf and tiny results to
     float32 denormals once. The branch-free special cases are those of the float64
-    pow (_build_pow). Against the double-word float32 code it replaced: max error 0.91 ->
+    pow (_build_pow64). Against the double-word float32 code it replaced: max error 0.91 ->
     0.53 ulp at the same speed (2.0-2.4 against 2.2 ns per element in cache, one thread);
     NumPy's SVML loop takes 0.9 ns, so this is still ~2x slower than NumPy. The loop
     runs 8 lanes wide (the widest type is float64) with two table gathers per vector."""

@@ -1,5 +1,4 @@
-"""tanh, sigmoid, sinh, cosh and erf for one float dtype, built on vecmath_exp (and pow,
-from vecmath_pow).
+"""tanh, sigmoid, sinh, cosh and erf for one float dtype, built on vecmath_exp.
 
 All are written on |x| and take the sign back with the sign bit, which keeps -0.0.
 Every special case is a select, so the caller's loop still vectorises.
@@ -8,7 +7,6 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from . import vecmath_pow
 from .vecmath_bits import f2i, jit, make_poly
 
 # erf(x)/x as a polynomial in z = x^2 on [0, 0.64] (mpmath.chebyfit; rel. error 1e-17 / 3e-9).
@@ -100,5 +98,4 @@ def build(F, E):
         rb = ONE - erfc
         return with_sign(ra if a < ERF_SPLIT else rb, x)
 
-    return SimpleNamespace(tanh=tanh, sigmoid=sigmoid, sinh=sinh, cosh=cosh, erf=erf,
-                           pow=vecmath_pow.build(F))
+    return SimpleNamespace(tanh=tanh, sigmoid=sigmoid, sinh=sinh, cosh=cosh, erf=erf)
