@@ -185,14 +185,19 @@ class _Queue:
 
     def __init__(self, units):
         self.units = sorted(units, key=lambda u: -u.cost())
-        self.fd = None
+        self.fd = None  # stays None (no precompile) if the records do not fit in a pipe
+        if len(self.units) >= 1 << (8 * self.RECORD):
+            return
         data = b"".join(i.to_bytes(self.RECORD, "little") for i in range(len(self.units)))
         try:
             read_fd, write_fd = os.pipe()
         except OSError:
             return
         try:
-            written = os.write(write_fd, data)  # far below the pipe's 64 KiB
+            # A pipe holds 64 KiB, or 4 KiB for a user over the system's pipe quota:
+            # never block here waiting for a reader that does not exist yet.
+            os.set_blocking(write_fd, False)
+            written = os.write(write_fd, data)
         except OSError:
             written = -1
         os.close(write_fd)

@@ -217,3 +217,10 @@ def test_the_queue_hands_each_unit_to_one_process_costliest_first():
     theirs = [int.from_bytes(data[i:i + 2], "little") for i in range(0, len(data), 2)]
     assert sorted(mine + theirs) == list(range(len(units)))  # each unit taken exactly once
     assert queue.fd is None
+
+
+def test_a_queue_too_long_for_a_pipe_turns_precompiling_off():
+    # 40000 records of 2 bytes: more than a pipe holds; the write must not block
+    queue = cpu_precompile._Queue([_FakeUnit(n, 1.0) for n in range(40000)])
+    assert queue.fd is None
+    assert cpu_precompile._Queue([_FakeUnit(n, 1.0) for n in range(70000)]).fd is None  # > 2 bytes
