@@ -77,11 +77,11 @@ def _scalar(like, value):
     return Literal(like.aval.dtype.type(value), like.aval.update(shape=(), weak=False))
 
 
-# x ** |c| for the literal exponents c that pow_of_literal_exponent rewrites, with the
-# number of roundings (x ** -c is 1 / x ** c: one more). Each rounding before the last
-# adds up to one ulp to the last one's half (as JAX's integer_pow): within 1.5 ulp for
-# x**3, x**-2 and x**-0.5, 2.5 for x**4 and x**-3 (tests/transforms/test_simplify_pow.py).
-# x**-4 would be 3.5: it stays a pow (0.5-1 ulp), as do all other exponents.
+# x ** |c| for the literal exponents c that pow_of_literal_exponent rewrites (x ** -c is
+# 1 / x ** c: one rounding more). Each rounding before the last adds up to one ulp to the
+# last one's half (as JAX's integer_pow): within 1.5 ulp for x**3, x**-2 and x**-0.5,
+# 2.5 for x**4 and x**-3 (tests/transforms/test_simplify_pow.py). x**-4 would be 3.5: it
+# stays a pow (0.5-1 ulp), as do all other exponents.
 POW_BY_EXPONENT = {
     1.0: lambda x, emit: x,
     2.0: lambda x, emit: emit(ew.square_p, x),
