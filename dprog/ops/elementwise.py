@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import dtypes
 from ..errors import DtypeError, ShapeError, with_location
-from ..ir import Aval
+from ..ir import Aval, Literal
 from .batching import elementwise_rule
 from .record import Kind, Op, register
 
@@ -107,7 +107,7 @@ def _zero_vjp(ct, primals, outs):
 
 
 def define(name, arity, impl, *, partials=None, expr=None, scalar_expr=None, fast=None,
-           accepts="float", out_dtype=None, domain="real", doc=""):
+           rewrite=None, accepts="float", out_dtype=None, domain="real", doc=""):
     """Register one elementwise op. partials=None marks it non-differentiable. An op whose
     `expr` calls kernels/vecmath gives NumPy's scalar function (a libm call in Numba, the
     same meaning, special values included) as its `scalar_expr` (see Op)."""
@@ -116,7 +116,7 @@ def define(name, arity, impl, *, partials=None, expr=None, scalar_expr=None, fas
         name, Kind.ELEMENTWISE, elementwise_abstract(name, accepts, out_dtype), impl,
         jvp=_jvp_from_partials(partials) if differentiable else _zero_jvp,
         vjp=_vjp_from_partials(partials) if differentiable else _zero_vjp,
-        expr=expr, scalar_expr=scalar_expr, fast=fast, domain=domain,
+        expr=expr, scalar_expr=scalar_expr, fast=fast, rewrite=rewrite, domain=domain,
         differentiable=differentiable, doc=doc)))
 
 
@@ -163,6 +163,61 @@ def _pow_dy(x, y, out):
     dnp = _dnp()
     safe_x = dnp.where(x == 0, 1.0, x).astype(x.dtype)
     return dnp.where(x == 0, 0.0, out * dnp.log(safe_x)).astype(x.dtype)
+
+
+def _scalar(like, value):
+    return Literal(like.aval.dtype.type(value), like.aval.update(shape=(), weak=False))
+
+
+def _pow_half(x, emit):
+    # pow(-0, 0.5) is +0 where sqrt gives -0 (hence the abs), pow(-inf, 0.5) is +inf
+    # where sqrt gives nan; elsewhere the two agree (nan for x < 0)
+    root = emit(abs_p, emit(sqrt_p, x))
+    return emit(select_p, emit(eq_p, x, _scalar(x, -np.inf)), _scalar(x, np.inf), root)
+
+
+# x ** |c| for the literal exponents c that _pow_rewrite rewrites (x ** -c is 1 / x ** c:
+# one rounding more). Each rounding before the last adds up to one ulp to the last one's
+# half (as JAX's integer_pow): within 1.5 ulp for x**3, x**-2 and x**-0.5, 2.5 for x**4
+# and x**-3 (tests/transforms/test_simplify_pow.py). x**-4 would be 3.5: it stays a pow
+# (0.5-1 ulp), as do all other exponents.
+POW_BY_EXPONENT = {
+    1.0: lambda x, emit: x,
+    2.0: lambda x, emit: emit(square_p, x),
+    3.0: lambda x, emit: emit(mul_p, emit(square_p, x), x),
+    4.0: lambda x, emit: emit(square_p, emit(square_p, x)),
+    0.5: _pow_half,
+}
+MOST_NEGATIVE_EXPONENT = -3.0
+
+
+def _pow_rewrite(node, emit):
+    """x ** c for float x and a literal c in {0, +-1/2, +-1, +-2, +-3, 4} -> products, sqrt
+    and a division (1 / x**|c| for c < 0), instead of vecmath's pow: x ** 3 and the
+    x ** 2.0 in its gradient are common in losses, x ** -2 and x ** -3 in potentials.
+    Every form gives C99 pow's special values (x ** 0 = 1 for a nan x too, 1 / x**n is inf
+    at 0 and 0 where x**n overflows). One difference: where x**|c| underflows into the
+    denormals, 1 / x**|c| shows that rounding (as JAX's integer_pow does)."""
+    x, c = node.inputs
+    if not isinstance(c, Literal) or node.outs[0].aval.dtype.kind != "f":
+        return None
+    c = float(c.value)
+    if c == 0.0:
+        return _scalar(x, 1)
+    form = POW_BY_EXPONENT.get(abs(c)) if c >= MOST_NEGATIVE_EXPONENT else None
+    if form is None:
+        return None
+    value = form(x, emit)
+    return emit(div_p, _scalar(x, 1), value) if c < 0 else value
+
+
+def _select_rewrite(node, emit):
+    """select(True, a, b) -> a, select(False, a, b) -> b. The gradient of x ** c has
+    where(c == 0, 0, ...), which constant folding turns into such a select."""
+    pred, on_true, on_false = node.inputs
+    if not isinstance(pred, Literal):
+        return None
+    return on_true if pred.value else on_false
 
 
 # name: (arity, numpy impl, partials, codegen expression, accepts, domain)
@@ -245,7 +300,7 @@ mod_p = define("mod", 2, np.mod,
                expr={"f": "sc.fmod_floor({0}, {1})", "i": "sc.int_mod({0}, {1})"}, accepts="numeric", domain="nonzero",
                doc="Python/NumPy modulo: the result has the sign of the divisor")
 pow_p = define("pow", 2, np.power, partials=[_pow_dx, _pow_dy],
-               expr={"f": "vm.vpow({0}, {1})", "i": "sc.int_pow({0}, {1})"},
+               expr={"f": "vm.vpow({0}, {1})", "i": "sc.int_pow({0}, {1})"}, rewrite=_pow_rewrite,
                accepts="numeric", domain="positive", doc="d/dy at x == 0 is taken as 0 (as JAX)")
 maximum_p = define("maximum", 2, np.maximum,
                    partials=[_balanced(lambda a, b: a > b), _balanced(lambda a, b: a < b)],
@@ -307,7 +362,7 @@ def _select_vjp(ct, primals, outs):
 
 select_p = with_batch_rule(register(Op("select", Kind.ELEMENTWISE, _select_abstract, np.where,
                        jvp=_select_jvp, vjp=_select_vjp, expr="({1} if {0} else {2})",
-                       domain="select", doc="where(pred, on_true, on_false)")))
+                       rewrite=_select_rewrite, domain="select", doc="where(pred, on_true, on_false)")))
 
 
 # convert_element_type(x, dtype, weak): casts; derivatives pass between float dtypes only.

@@ -42,6 +42,10 @@ class Op:
     fast: (expr, guard) templates, or None: a cheaper form of `expr` that is exact except
           where `guard` is true for the element (sin/cos of huge arguments). A CPU kernel
           computes with it and runs its slice again with `expr` if any guard was true.
+    rewrite(node, emit) -> an atom computing node's single output with cheaper ops, or None:
+          the op's own algebra, which the simplify pass applies (pow by a literal
+          exponent, select on a literal condition). emit(op, *inputs, **params) adds a
+          node before it and returns that node's Var; a rank-0 result is broadcast.
     domain: where its tests draw inputs from (see tests/ops)
     dce(node, used) -> a node computing only the outputs flagged in `used` (the same Vars,
           maybe from fewer inputs), or None: how dead-code elimination shrinks an op that
@@ -49,8 +53,9 @@ class Op:
     """
 
     def __init__(self, name, kind, abstract, impl, *, jvp=None, vjp=None, batch=None,
-                 expr=None, scalar_expr=None, fast=None, domain=None, multiple_results=False,
-                 differentiable=True, effectful=False, identity=None, dce=None, doc=""):
+                 expr=None, scalar_expr=None, fast=None, rewrite=None, domain=None,
+                 multiple_results=False, differentiable=True, effectful=False, identity=None,
+                 dce=None, doc=""):
         self.name = name
         self.kind = kind
         self.abstract = abstract
@@ -61,6 +66,7 @@ class Op:
         self.expr = expr
         self.scalar_expr = scalar_expr
         self.fast = fast
+        self.rewrite = rewrite
         self.identity = identity
         self.domain = domain
         self.multiple_results = multiple_results

@@ -3,12 +3,9 @@
 Each rule looks at one node (with its inputs already rewritten) and returns a
 replacement atom for its single output, or None to keep the node. Rules branch on op
 records' kinds and on a few structural ops (reshape, transpose, broadcast); they never
-change what a program computes, only how many nodes compute it (one exception:
-pow_of_literal_exponent's products may round differently from pow, within the bounds it
-states).
+change what a program computes, only how many nodes compute it (one exception: pow's
+rewrite by products may round differently from pow, within the bounds its record states).
 """
-import numpy as np
-
 from ..ir import Literal, Node, Var
 from ..ops import elementwise as ew
 from ..ops import shape as sh
@@ -45,80 +42,29 @@ def double_negation(node, producers):
     return None
 
 
-def select_of_literal_condition(node, producers):
-    """select(True, a, b) -> a, select(False, a, b) -> b. The gradient of x ** c has
-    where(c == 0, 0, ...), which constant folding turns into such a select."""
-    if node.op is not ew.select_p or not isinstance(node.inputs[0], Literal):
-        return None
-    chosen, out = node.inputs[1 if node.inputs[0].value else 2], node.outs[0]
-    if chosen.aval.dtype != out.aval.dtype:
-        return None
-    if chosen.aval.shape == out.aval.shape:
-        return chosen
-    if chosen.aval.ndim == 0:
-        return _broadcast_scalar(chosen, out, node.loc)
-    return None
-
-
-def _broadcast_scalar(scalar, out, loc):
-    var = Var(out.aval)
-    return [Node(sh.broadcast_in_dim_p, [scalar], {"shape": out.aval.shape, "dims": ()}, [var], loc)], var
-
-
-def _pow_half(x, emit):
-    # pow(-0, 0.5) is +0 where sqrt gives -0 (hence the abs), pow(-inf, 0.5) is +inf
-    # where sqrt gives nan; elsewhere the two agree (nan for x < 0)
-    inf = _scalar(x, np.inf)
-    root = emit(ew.abs_p, emit(ew.sqrt_p, x))
-    return emit(ew.select_p, emit(ew.eq_p, x, _scalar(x, -np.inf)), inf, root)
-
-
-def _scalar(like, value):
-    return Literal(like.aval.dtype.type(value), like.aval.update(shape=(), weak=False))
-
-
-# x ** |c| for the literal exponents c that pow_of_literal_exponent rewrites (x ** -c is
-# 1 / x ** c: one rounding more). Each rounding before the last adds up to one ulp to the
-# last one's half (as JAX's integer_pow): within 1.5 ulp for x**3, x**-2 and x**-0.5,
-# 2.5 for x**4 and x**-3 (tests/transforms/test_simplify_pow.py). x**-4 would be 3.5: it
-# stays a pow (0.5-1 ulp), as do all other exponents.
-POW_BY_EXPONENT = {
-    1.0: lambda x, emit: x,
-    2.0: lambda x, emit: emit(ew.square_p, x),
-    3.0: lambda x, emit: emit(ew.mul_p, emit(ew.square_p, x), x),
-    4.0: lambda x, emit: emit(ew.square_p, emit(ew.square_p, x)),
-    0.5: _pow_half,
-}
-MOST_NEGATIVE_EXPONENT = -3.0
-
-
-def pow_of_literal_exponent(node, producers):
-    """x ** c for float x and a literal c in {0, +-1/2, +-1, +-2, +-3, 4} -> products, sqrt
-    and a division (1 / x**|c| for c < 0), instead of vecmath's pow: x ** 3 and the
-    x ** 2.0 in its gradient are common in losses, x ** -2 and x ** -3 in potentials.
-    Every form gives C99 pow's special values (x ** 0 = 1 for a nan x too, 1 / x**n is inf
-    at 0 and 0 where x**n overflows). One difference: where x**|c| underflows into the
-    denormals, 1 / x**|c| shows that rounding (as JAX's integer_pow does)."""
-    if node.op is not ew.pow_p or not isinstance(node.inputs[1], Literal):
-        return None
-    x, c, out = node.inputs[0], float(node.inputs[1].value), node.outs[0]
-    if out.aval.dtype.kind != "f" or not _same_aval(x, out):
-        return None
-    if c == 0.0:
-        one = _scalar(out, 1)
-        return _broadcast_scalar(one, out, node.loc) if out.aval.ndim else one
-    form = POW_BY_EXPONENT.get(abs(c)) if c >= MOST_NEGATIVE_EXPONENT else None
-    if form is None:
+def op_rewrite(node, producers):
+    """The op's own algebra (Op.rewrite): pow by a literal exponent, select on a literal
+    condition. New nodes go before the node they replace; a rank-0 result is broadcast
+    to the node's shape; a result of another dtype or shape leaves the node as it is."""
+    if node.op.rewrite is None:
         return None
     new_nodes = []
 
-    def emit(op, *inputs):
-        var = Var(op.abstract_eval([a.aval for a in inputs], {})[0])
-        new_nodes.append(Node(op, list(inputs), {}, [var], node.loc))
+    def emit(op, *inputs, **params):
+        var = Var(op.abstract_eval([a.aval for a in inputs], params)[0])
+        new_nodes.append(Node(op, list(inputs), params, [var], node.loc))
         return var
-    value = form(x, emit)
-    if c < 0:
-        value = emit(ew.div_p, _scalar(out, 1), value)
+    out = node.outs[0]
+    value = node.op.rewrite(node, emit)
+    if value is None or value.aval.dtype != out.aval.dtype:
+        return None
+    if value.aval.shape != out.aval.shape:
+        if value.aval.ndim:
+            return None
+        broadcast = Var(out.aval)
+        new_nodes.append(Node(sh.broadcast_in_dim_p, [value], {"shape": out.aval.shape, "dims": ()},
+                              [broadcast], node.loc))
+        value = broadcast
     return (new_nodes, value) if new_nodes else value
 
 
@@ -260,7 +206,7 @@ def elementwise_of_scalar_broadcasts(node, producers):
 
 RULES = [elementwise_of_scalar_broadcasts, reshape_of_scalar_broadcast, compose_movement, transpose_of_broadcast,
          broadcast_of_unit_reshape, scalar_broadcast_operands, trivial_movement, identity_arithmetic,
-         double_negation, select_of_literal_condition, pow_of_literal_exponent, sum_of_matmul]
+         double_negation, op_rewrite, sum_of_matmul]
 
 
 def simplify(graph):

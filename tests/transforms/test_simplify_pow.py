@@ -1,6 +1,6 @@
-"""x ** c for a literal c becomes products, sqrt and a division (simplify.py's
-pow_of_literal_exponent), and select(literal, a, b) becomes a or b: checked on the
-optimised graph, and the compiled results against pow computed in higher precision,
+"""x ** c for a literal c becomes products, sqrt and a division, and select(literal, a,
+b) becomes a or b (the pow and select records' Op.rewrite, applied by the simplify
+pass): checked on the optimised graph, and the compiled results against pow computed in higher precision,
 special values included."""
 import numpy as np
 import pytest
