@@ -1,15 +1,23 @@
 """Prepared check for a machine with an NVIDIA GPU (no network needed):
 
     PYTHONPATH=. python benchmarks/gpu_check.py [OUT_DIR]      # default: $OUT or .
+    PYTHONPATH=. python benchmarks/gpu_check.py --sim          # dry run, Numba's simulator
 
 1. correctness: the CUDA program table (tests/cuda/cuda_programs.py) on the real GPU
    against the CPU reference, then the tests/cuda_sim suite run on the GPU;
-2. timings (median of interleaved rounds, each call synchronised) of the benchmark
-   workloads on the GPU for dprog, JAX and PyTorch: elementwise grad 4M, softmax CE grad
-   4096x1000, MLP train step, per-call dispatch; and device-to-device copy bandwidth.
+2. timings of the benchmark workloads on the GPU for dprog, JAX and PyTorch, interleaved
+   (every framework once per round), medians: elementwise grad (4M, the workload, and
+   64M, past the L2), softmax CE grad (4096x1000 and 32768x1000), MLP train step,
+   per-call dispatch; and device-to-device copy bandwidth, the limit the fused
+   workloads are held to.
+
+Each workload is timed two ways: "latency" is one call and a wait for its result;
+"throughput" is CALLS calls back to back, then one wait, divided by CALLS (the steady
+state of a training loop, where the host queues work ahead of the GPU).
 
 Every section runs in try/except and reports its error in the summary; a global budget
-(BUDGET_S) skips what would not fit. Writes gpu_check.json and gpu_check.md to OUT_DIR.
+(BUDGET_S) skips what would not fit. The summary (gpu_check.json, gpu_check.md in
+OUT_DIR) is rewritten after every section, so a run cut short still leaves its results.
 """
 import json
 import os
@@ -18,20 +26,33 @@ import sys
 import time
 import traceback
 
-import numpy as np
+SIM = "--sim" in sys.argv
+if SIM:  # before numba is imported anywhere
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+# JAX takes 75% of the GPU's memory at start unless told otherwise; dprog, PyTorch and
+# JAX share the GPU in this process.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
-BUDGET_S = 270
+import numpy as np  # noqa: E402
+
+BUDGET_S = float(os.environ.get("GPU_CHECK_BUDGET_S", 300))
 START = time.perf_counter()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests", "cuda"))
+
+ROUNDS = 3 if SIM else 15
+CALLS = 2 if SIM else 50          # calls per throughput sample
+BIG = 1 << 26                     # 64M float32 elements: 256 MB, past any L2
+if SIM:
+    BIG = 1 << 10
 
 
 def left():
     return BUDGET_S - (time.perf_counter() - START)
 
 
-def section(summary, name, fn, need_s=20):
+def section(summary, name, fn, need_s=20, out_dir="."):
     if left() < need_s:
         summary[name] = {"skipped": f"time budget ({left():.0f} s left)"}
         return
@@ -39,21 +60,36 @@ def section(summary, name, fn, need_s=20):
     try:
         summary[name] = fn()
     except Exception as e:  # report, keep going
-        summary[name] = {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()[-2000:]}
+        summary[name] = {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()[-3000:]}
     if isinstance(summary[name], dict):
         summary[name]["seconds"] = round(time.perf_counter() - t0, 2)
-    print(f"[{time.perf_counter() - START:6.1f} s] {name}: done", flush=True)
+    print(f"[{time.perf_counter() - START:6.1f} s] {name}: {_short(summary[name])}", flush=True)
+    write(summary, out_dir)
+
+
+def _short(result):
+    text = json.dumps(result, default=str)
+    return text if len(text) < 600 else text[:600] + " ..."
 
 
 def environment():
     from numba import cuda
     import numba
-    dev = cuda.get_current_device()
-    name = getattr(dev, "name", "unknown")
-    info = {"gpu": name.decode() if isinstance(name, bytes) else str(name),
-            "compute_capability": list(getattr(dev, "compute_capability", ())),
-            "sms": getattr(dev, "MULTIPROCESSOR_COUNT", None), "numba": numba.__version__, "numpy": np.__version__}
-    for mod in ("numba_cuda", "jax", "torch"):
+    info = {"simulator": SIM, "numba": numba.__version__, "numpy": np.__version__,
+            "python": sys.version.split()[0]}
+    if not SIM:
+        dev = cuda.get_current_device()
+        name = getattr(dev, "name", "unknown")
+        info.update(gpu=name.decode() if isinstance(name, bytes) else str(name),
+                    compute_capability=list(getattr(dev, "compute_capability", ())),
+                    sms=getattr(dev, "MULTIPROCESSOR_COUNT", None))
+        try:
+            smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm",
+                                  "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
+            info["nvidia_smi"] = smi.stdout.strip()
+        except Exception as e:
+            info["nvidia_smi"] = f"unavailable ({type(e).__name__})"
+    for mod in ("numba_cuda", "jax", "torch", "cupy"):
         try:
             info[mod] = __import__(mod).__version__
         except Exception as e:
@@ -66,6 +102,7 @@ def correctness():
     from cuda_programs import PROGRAMS
     results = {}
     for name, fn, make in PROGRAMS:
+        t0 = time.perf_counter()
         try:
             args = make()
             dp.config.backend = "reference"
@@ -78,60 +115,102 @@ def correctness():
                       for g, e in zip(got, expected))
             tol = 1e-4 if any(np.asarray(e).dtype == np.float32 for e in expected) else 1e-9
             scale = max(1.0, max(float(np.max(np.abs(e), initial=0)) for e in expected))
-            results[name] = {"ok": err <= tol * scale, "max_abs_err": err}
+            results[name] = {"ok": bool(err <= tol * scale), "max_abs_err": err}
         except Exception as e:
-            results[name] = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+            results[name] = {"ok": False, "error": f"{type(e).__name__}: {e}",
+                             "trace": traceback.format_exc()[-1500:]}
+        results[name]["seconds"] = round(time.perf_counter() - t0, 2)
     return {"programs": results, "passed": sum(r["ok"] for r in results.values()), "total": len(results)}
 
 
 def pytest_on_gpu():
-    env = dict(os.environ, DPROG_CUDA_TESTS_ON_GPU="1", PYTHONPATH=ROOT)
+    env = dict(os.environ, DPROG_CUDA_TESTS_ON_GPU="1",
+               PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
     env.pop("NUMBA_ENABLE_CUDASIM", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/cuda_sim", "-o", "addopts=", "-q", "-p", "no:cacheprovider"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=max(30, left() - 150))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/cuda_sim", "tests/cuda/test_ptx.py",
+                           "-o", "addopts=", "-q", "-x", "-p", "no:cacheprovider"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=max(30, left() - 5))
     return {"returncode": proc.returncode, "tail": (proc.stdout + proc.stderr)[-3000:]}
 
 
-def timed(fns, rounds=10):
-    from benchmarks.timing import interleaved, median
-    samples = interleaved(fns, rounds=rounds)
-    return {name: median(s) for name, s in samples.items()}
+# ---------------------------------------------------------------------------- timing
+
+def gpu_times(runners, rounds=ROUNDS, calls=CALLS):
+    """runners: name -> run(k), which makes k calls and waits for the last result.
+    Returns {"latency_s": name -> median, "throughput_s": name -> median per call}."""
+    for run in runners.values():
+        run(1)  # compiles
+        run(3)
+    lat = {name: [] for name in runners}
+    thr = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            t0 = time.perf_counter()
+            run(1)
+            lat[name].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            run(calls)
+            thr[name].append((time.perf_counter() - t0) / calls)
+    med = lambda xs: float(np.median(xs))  # noqa: E731
+    return {"latency_s": {k: med(v) for k, v in lat.items()},
+            "throughput_s": {k: med(v) for k, v in thr.items()}}
+
+
+def _runner(call, wait):
+    def run(k):
+        out = None
+        for _ in range(k):
+            out = call()
+        wait(out)
+    return run
 
 
 def _peers():
     peers = {}
+    if SIM:
+        return peers
     try:
         import jax
         if any(d.platform == "gpu" for d in jax.devices()):
             peers["jax"] = jax
-    except Exception:
-        pass
+    except Exception as e:
+        print("JAX on GPU unavailable:", e, flush=True)
     try:
         import torch
         if torch.cuda.is_available():
             peers["torch"] = torch
-    except Exception:
-        pass
+    except Exception as e:
+        print("PyTorch on GPU unavailable:", e, flush=True)
     return peers
 
 
-def _sync_torch(torch):
-    return lambda out: (torch.cuda.synchronize(), out)[1]
+def _torch_wait(torch):
+    return lambda out: torch.cuda.synchronize()
 
 
-def bench_elementwise(peers):
+def _with_bandwidth(result, nbytes, copy_bw):
+    result["bytes"] = nbytes
+    for mode in ("latency_s", "throughput_s"):
+        result[mode.replace("_s", "_GB_per_s")] = {k: nbytes / t / 1e9 for k, t in result[mode].items()}
+        if copy_bw:
+            result[mode.replace("_s", "_fraction_of_copy")] = {k: nbytes / t / 1e9 / copy_bw
+                                                               for k, t in result[mode].items()}
+    return result
+
+
+def bench_elementwise(peers, n, copy_bw):
     import dprog as dp
     from benchmarks.workloads import elementwise as w
-    x = np.random.default_rng(0).standard_normal(w.N).astype(np.float32)
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
     xd = dp.device_put(x)
     g = dp.jit(dp.grad(w.f_dprog), device="cuda")
     np.testing.assert_allclose(np.asarray(g(xd)), w.grad_numpy(x), rtol=1e-3, atol=1e-5)
-    fns = {"dprog": lambda: dp.block_until_ready(g(xd))}
+    runners = {"dprog": _runner(lambda: g(xd), dp.block_until_ready)}
     if "jax" in peers:
         jax, jnp = peers["jax"], peers["jax"].numpy
         jg = jax.jit(jax.grad(lambda x: jnp.sum(jnp.tanh(x) * jnp.exp(-x * x) + jnp.log1p(x * x))))
         xj = jax.device_put(x)
-        fns["jax"] = lambda: jg(xj).block_until_ready()
+        runners["jax"] = _runner(lambda: jg(xj), lambda out: out.block_until_ready())
     if "torch" in peers:
         torch = peers["torch"]
         xt = torch.from_numpy(x).cuda()
@@ -139,40 +218,43 @@ def bench_elementwise(peers):
         def tg():
             xr = xt.detach().requires_grad_(True)
             y = (torch.tanh(xr) * torch.exp(-xr * xr) + torch.log1p(xr * xr)).sum()
-            out = torch.autograd.grad(y, xr)[0]
-            torch.cuda.synchronize()
-            return out
-        fns["torch"] = tg
-    return {"median_s": timed(fns), "bytes": w.bytes_moved()}
+            return torch.autograd.grad(y, xr)[0]
+        runners["torch"] = _runner(tg, _torch_wait(torch))
+    return _with_bandwidth(gpu_times(runners), 2 * n * 4, copy_bw)
 
 
-def bench_softmax_ce(peers):
+def bench_softmax_ce(peers, rows, copy_bw):
     import dprog as dp
-    from benchmarks.workloads import softmax_ce as w
+    import dprog.numpy as dnp
+    cols = 1000 if not SIM else 40
     rng = np.random.default_rng(0)
-    logits = rng.standard_normal((w.B, w.C)).astype(np.float32)
-    labels = rng.integers(0, w.C, w.B)
+    logits = rng.standard_normal((rows, cols)).astype(np.float32)
+    labels = rng.integers(0, cols, rows)
+
+    def loss(z, y):
+        return dnp.mean(dp.nn.logsumexp(z, axis=1) - dnp.take_along_axis(z, y[:, None], axis=1)[:, 0])
     ld, yd = dp.device_put(logits), dp.device_put(labels)
-    g = dp.jit(dp.grad(w.loss_dprog), device="cuda")
-    np.testing.assert_allclose(np.asarray(g(ld, yd)), w.grad_numpy(logits, labels), rtol=1e-3, atol=1e-7)
-    fns = {"dprog": lambda: dp.block_until_ready(g(ld, yd))}
+    g = dp.jit(dp.grad(loss), device="cuda")
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    p[np.arange(rows), labels] -= 1
+    np.testing.assert_allclose(np.asarray(g(ld, yd)), p / rows, rtol=1e-3, atol=1e-7)
+    runners = {"dprog": _runner(lambda: g(ld, yd), dp.block_until_ready)}
     if "jax" in peers:
         jax, jnp = peers["jax"], peers["jax"].numpy
         jg = jax.jit(jax.grad(lambda z, y: jnp.mean(jax.nn.logsumexp(z, axis=1)
                                                      - jnp.take_along_axis(z, y[:, None], axis=1)[:, 0])))
         zj, yj = jax.device_put(logits), jax.device_put(labels.astype(np.int32))
-        fns["jax"] = lambda: jg(zj, yj).block_until_ready()
+        runners["jax"] = _runner(lambda: jg(zj, yj), lambda out: out.block_until_ready())
     if "torch" in peers:
         torch = peers["torch"]
         zt, yt = torch.from_numpy(logits).cuda(), torch.from_numpy(labels).cuda()
 
         def tg():
             zr = zt.detach().requires_grad_(True)
-            out = torch.autograd.grad(torch.nn.functional.cross_entropy(zr, yt), zr)[0]
-            torch.cuda.synchronize()
-            return out
-        fns["torch"] = tg
-    return {"median_s": timed(fns), "bytes": w.bytes_moved()}
+            return torch.autograd.grad(torch.nn.functional.cross_entropy(zr, yt), zr)[0]
+        runners["torch"] = _runner(tg, _torch_wait(torch))
+    return _with_bandwidth(gpu_times(runners), 2 * rows * cols * 4, copy_bw)
 
 
 def bench_mlp(peers):
@@ -183,103 +265,173 @@ def bench_mlp(peers):
     x = rng.standard_normal((w.BATCH, w.SIZES[0])).astype(np.float32)
     y = rng.integers(0, w.SIZES[-1], w.BATCH)
     pd, xd, yd = dp.device_put(params), dp.device_put(x), dp.device_put(y)
-    fns = {"dprog": lambda: dp.block_until_ready(w.step_dprog(pd, xd, yd))}  # placed by argument
+    result = {}
+    _, loss = w.step_dprog(pd, xd, yd)  # placed on CUDA by its arguments
+    result["loss_dprog"] = float(np.asarray(loss))
+    result["launches_per_step"] = _launches(w.step_dprog)
+    runners = {"dprog": _runner(lambda: w.step_dprog(pd, xd, yd), dp.block_until_ready)}
+    if "jax" in peers:
+        jax = peers["jax"]
+        step_jax = w.make_step_jax(jax)
+        pj = jax.device_put(params)
+        xj, yj = jax.device_put(x), jax.device_put(y.astype(np.int32))
+        result["loss_jax"] = float(step_jax(pj, xj, yj)[1])
+        runners["jax"] = _runner(lambda: step_jax(pj, xj, yj), jax.block_until_ready)
     if "torch" in peers:
-        fns["torch"] = w.make_step_torch(peers["torch"], params, x, y, device="cuda")
-    return {"median_s": timed(fns, rounds=8)}
+        torch = peers["torch"]
+        step = w.make_step_torch(torch, params, x, y, device="cuda")
+        runners["torch"] = _runner(step, _torch_wait(torch))
+    result.update(gpu_times(runners, calls=CALLS // 5 or 1))
+    return result
+
+
+def _launches(jitted):
+    """Steps and kernel launches of each CUDA cache entry of a dp.jit function."""
+    counts = []
+    for entry in jitted._cache.values():
+        ex = entry.executable
+        if hasattr(ex, "steps"):
+            counts.append({"steps": len(ex.steps),
+                           "launches": sum(len(getattr(s, "launches", ())) + len(getattr(s, "fills", ()))
+                                           for s in ex.steps),
+                           "host_steps": sum(type(s).__name__ == "HostStep" for s in ex.steps)})
+    return counts
 
 
 def bench_dispatch(peers):
     import dprog as dp
-    calls = 500
     a, b, c = (dp.device_put(np.full(8, v, np.float32)) for v in (1.0, 2.0, 3.0))
     f = dp.jit(lambda a, b, c: a * b + c)
-
-    def many():
-        for _ in range(calls):
-            out = f(a, b, c)
-        dp.block_until_ready(out)
-    fns = {"dprog": many}
+    runners = {"dprog": _runner(lambda: f(a, b, c), dp.block_until_ready)}
     if "jax" in peers:
         jax = peers["jax"]
         jf = jax.jit(lambda a, b, c: a * b + c)
         aj, bj, cj = (jax.device_put(np.full(8, v, np.float32)) for v in (1.0, 2.0, 3.0))
-
-        def jmany():
-            for _ in range(calls):
-                out = jf(aj, bj, cj)
-            out.block_until_ready()
-        fns["jax"] = jmany
+        runners["jax"] = _runner(lambda: jf(aj, bj, cj), lambda out: out.block_until_ready())
     if "torch" in peers:
         torch = peers["torch"]
         at, bt, ct = (torch.full((8,), v, device="cuda") for v in (1.0, 2.0, 3.0))
-
-        def tmany():
-            for _ in range(calls):
-                at * bt + ct
-            torch.cuda.synchronize()
-        fns["torch"] = tmany
-    return {"per_call_s": {k: v / calls for k, v in timed(fns, rounds=5).items()}}
+        runners["torch"] = _runner(lambda: at * bt + ct, _torch_wait(torch))
+    return gpu_times(runners, calls=200 if not SIM else 2)
 
 
-def d2d_bandwidth():
+def profile_calls():
+    """Where the host time of a dprog call goes: cProfile of repeated cache-hit calls."""
+    import cProfile
+    import io
+    import pstats
+    import dprog as dp
+    from benchmarks.workloads import mlp as w
+    a, b, c = (dp.device_put(np.full(8, v, np.float32)) for v in (1.0, 2.0, 3.0))
+    f = dp.jit(lambda a, b, c: a * b + c)
+    rng = np.random.default_rng(0)
+    pd = dp.device_put(w.init_params(rng))
+    xd = dp.device_put(rng.standard_normal((w.BATCH, w.SIZES[0])).astype(np.float32))
+    yd = dp.device_put(rng.integers(0, w.SIZES[-1], w.BATCH))
+    out = {}
+    for name, call, n in (("dispatch", lambda: f(a, b, c), 300), ("mlp_step", lambda: w.step_dprog(pd, xd, yd), 30)):
+        dp.block_until_ready(call())
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(n):
+            r = call()
+        dp.block_until_ready(r)
+        prof.disable()
+        text = io.StringIO()
+        pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(14)
+        out[name] = text.getvalue()[-3500:]
+    return out
+
+
+def d2d_bandwidth(peers):
+    """Device-to-device copy of BIG float32 elements: bytes read + written per second
+    (Numba's copy; PyTorch's too where available, the larger counts)."""
     from numba import cuda
-    n = 64 * 1024 * 1024
+    n = BIG
     src, dst = cuda.device_array(n, np.float32), cuda.device_array(n, np.float32)
-    dst.copy_to_device(src)
-    cuda.synchronize()
-    t0 = time.perf_counter()
-    reps = 20
-    for _ in range(reps):
-        dst.copy_to_device(src)
-    cuda.synchronize()
-    seconds = (time.perf_counter() - t0) / reps
-    return {"GB_per_s": 2 * n * 4 / seconds / 1e9, "note": "read + write bytes per second"}
+    out = {}
+
+    def run_numba(k):
+        for _ in range(k):
+            dst.copy_to_device(src)
+        cuda.synchronize()
+    runners = {"numba": run_numba}
+    if "torch" in peers:
+        torch = peers["torch"]
+        ts, td = torch.empty(n, device="cuda"), torch.empty(n, device="cuda")
+        runners["torch"] = _runner(lambda: td.copy_(ts), _torch_wait(torch))
+    t = gpu_times(runners, rounds=5, calls=10 if not SIM else 1)["throughput_s"]
+    out["GB_per_s"] = {k: 2 * n * 4 / v / 1e9 for k, v in t.items()}
+    out["best_GB_per_s"] = max(out["GB_per_s"].values())
+    out["note"] = "bytes read + written per second"
+    return out
 
 
 def markdown(summary):
-    lines = ["# dprog GPU check", "", "```", json.dumps(summary.get("environment"), indent=1), "```", ""]
+    env = summary.get("environment", {})
+    lines = ["# dprog GPU check", "", "```", json.dumps(env, indent=1, default=str), "```", ""]
     corr = summary.get("correctness", {})
     lines.append(f"Correctness: {corr.get('passed')}/{corr.get('total')} programs match the CPU reference.")
     for name, r in (corr.get("programs") or {}).items():
         if not r.get("ok"):
-            lines.append(f"- FAIL {name}: {r}")
+            lines.append(f"- FAIL {name}: {str(r.get('error', r.get('max_abs_err')))[:300]}")
     pt = summary.get("pytest_on_gpu", {})
-    lines += ["", f"tests/cuda_sim on the GPU: returncode {pt.get('returncode')}", ""]
-    lines += ["| workload | dprog | jax | torch |", "|---|---|---|---|"]
-    for key in ("elementwise_grad_4M", "softmax_ce_grad", "mlp_step", "dispatch"):
-        r = summary.get(key, {})
-        times = r.get("median_s") or r.get("per_call_s") or {}
-        cells = [f"{times[k] * 1e3:.3f} ms" if k in times else "-" for k in ("dprog", "jax", "torch")]
-        if "error" in r or "skipped" in r:
-            cells = [r.get("error", r.get("skipped"))[:80], "", ""]
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    lines.append(f"\nD2D copy: {summary.get('d2d_copy')}")
+    lines += ["", f"tests/cuda_sim + tests/cuda/test_ptx.py on the GPU: returncode {pt.get('returncode')}", ""]
+    copy = summary.get("d2d_copy", {}).get("best_GB_per_s")
+    lines.append(f"Device-to-device copy: {copy} GB/s (read + write)")
+    lines += ["", "| workload | mode | dprog | jax | torch | dprog/jax |", "|---|---|---|---|---|---|"]
+    for key, r in summary.items():
+        if not isinstance(r, dict) or "latency_s" not in r and "error" not in r or key == "environment":
+            continue
+        if "error" in r:
+            lines.append(f"| {key} | error | {r['error'][:100]} | | | |")
+            continue
+        for mode in ("latency_s", "throughput_s"):
+            t = r[mode]
+            cells = [f"{t[k] * 1e6:.1f} us" if k in t else "-" for k in ("dprog", "jax", "torch")]
+            ratio = f"{t['dprog'] / t['jax']:.2f}" if "dprog" in t and "jax" in t else "-"
+            frac = r.get(mode.replace("_s", "_fraction_of_copy"), {})
+            if frac:
+                cells = [c + (f" ({frac[k]:.0%})" if k in frac else "") for c, k in zip(cells, ("dprog", "jax", "torch"))]
+            lines.append(f"| {key} | {mode[:-2]} | " + " | ".join(cells) + f" | {ratio} |")
     return "\n".join(lines) + "\n"
 
 
-def main():
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("OUT", ".")
-    os.makedirs(out_dir, exist_ok=True)
-    summary = {}
-    peers = {}
-    section(summary, "environment", environment, need_s=0)
-    section(summary, "correctness", correctness, need_s=30)
-    section(summary, "pytest_on_gpu", pytest_on_gpu, need_s=180)
-    try:
-        peers = _peers()
-    except Exception:
-        pass
-    section(summary, "elementwise_grad_4M", lambda: bench_elementwise(peers))
-    section(summary, "softmax_ce_grad", lambda: bench_softmax_ce(peers))
-    section(summary, "mlp_step", lambda: bench_mlp(peers), need_s=30)
-    section(summary, "dispatch", lambda: bench_dispatch(peers))
-    section(summary, "d2d_copy", d2d_bandwidth, need_s=5)
+def write(summary, out_dir):
     summary["total_seconds"] = round(time.perf_counter() - START, 1)
     with open(os.path.join(out_dir, "gpu_check.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
     with open(os.path.join(out_dir, "gpu_check.md"), "w") as f:
         f.write(markdown(summary))
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    out_dir = args[0] if args else os.environ.get("OUT", ".")
+    os.makedirs(out_dir, exist_ok=True)
+    summary = {}
+    peers = {}
+
+    def run(name, fn, need_s=20):
+        section(summary, name, fn, need_s, out_dir)
+
+    run("environment", environment, need_s=0)
+    run("correctness", correctness, need_s=30)
+    try:
+        peers = _peers()
+    except Exception:
+        pass
+    run("d2d_copy", lambda: d2d_bandwidth(peers), need_s=5)
+    copy_bw = (summary.get("d2d_copy") or {}).get("best_GB_per_s")
+    run("dispatch", lambda: bench_dispatch(peers))
+    run("elementwise_grad_4M", lambda: bench_elementwise(peers, 4 << 20 if not SIM else 512, copy_bw))
+    run("elementwise_grad_64M", lambda: bench_elementwise(peers, BIG, copy_bw))
+    run("softmax_ce_grad_4096x1000", lambda: bench_softmax_ce(peers, 4096 if not SIM else 8, copy_bw))
+    run("softmax_ce_grad_32768x1000", lambda: bench_softmax_ce(peers, 32768 if not SIM else 16, copy_bw))
+    if not SIM:
+        run("mlp_step", lambda: bench_mlp(peers), need_s=30)
+        run("profile", profile_calls, need_s=30)
+        run("pytest_on_gpu", pytest_on_gpu, need_s=60)
     print(markdown(summary))
 
 

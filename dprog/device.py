@@ -25,12 +25,21 @@ _shared = {}
 
 def cuda_module():
     """numba.cuda, or a DprogError saying how to get it."""
+    _numpy_compat()
     try:
         from numba import cuda
     except ImportError as e:  # pragma: no cover - numba.cuda ships with numba-cuda or numba
         raise UnsupportedError(with_location(
             f"CUDA needs numba-cuda ({e}); install it with pip install 'dprog[cuda]'")) from None
     return cuda
+
+
+def _numpy_compat():
+    """numba-cuda (0.30 and earlier) registers a kernel overload of np.row_stack when it
+    compiles its first kernel; NumPy 2.5 removed that name (an alias of np.vstack since
+    NumPy 2.0), so every CUDA compile failed with an AttributeError. Restore the alias."""
+    if "row_stack" not in np.__dict__:
+        np.row_stack = np.vstack
 
 
 def simulating():
@@ -88,6 +97,11 @@ class DeviceArray:
     @property
     def __cuda_array_interface__(self):
         flat = self._flat
+        if _is_raw(flat):
+            # "stream": consumers wait for dprog's stream before reading (results are
+            # computed asynchronously).
+            return {"shape": self.shape, "typestr": self.dtype.str, "strides": None,
+                    "data": (flat.ptr, False), "version": 3, "stream": int(stream())}
         if not simulating():
             iface = dict(flat.__cuda_array_interface__)
             iface["shape"] = self.shape
@@ -101,6 +115,8 @@ class DeviceArray:
                 "stream": None}
 
     def copy_to_host(self):
+        if _is_raw(self._flat):
+            return self._flat.copy_to_host().reshape(self.shape)
         host = self._flat.copy_to_host(stream=stream())
         stream().synchronize()
         return np.asarray(host).reshape(self.shape)
@@ -128,10 +144,20 @@ class DeviceArray:
         return int(self.copy_to_host())
 
 
+def _is_raw(flat):
+    """Is a DeviceArray's buffer a cuda_driver.RawBuffer (on a GPU) rather than a Numba
+    device array (simulator)?"""
+    from .codegen.cuda_driver import RawBuffer
+    return type(flat) is RawBuffer
+
+
 def to_device_array(value, dtype=None):
     """A DeviceArray holding a copy of a host value (copied on the dprog stream)."""
     cuda = check_available()
     host = np.array(value, dtype=dtype, order="C")  # (ascontiguousarray makes 0-d 1-d)
+    from .codegen import cuda_driver
+    if cuda_driver.available():
+        return DeviceArray(cuda_driver.upload(host.reshape(-1)), host.shape, host.dtype)
     flat = cuda.to_device(host.reshape(-1) if host.ndim != 1 else host, stream=stream())
     return DeviceArray(flat, host.shape, host.dtype)
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import debug_nans, dtypes
 from .config import config
-from .device import is_cuda_array
+from .device import DeviceArray, is_cuda_array
 from .errors import StaticArgError, UnsupportedError, with_location
 from .interpreter import run_graph
 from .ir import Aval
@@ -39,6 +39,8 @@ def _leaf_key(x):
         return (x.shape, x.dtype)
     if t is float or t is int or t is bool:
         return t
+    if t is DeviceArray:
+        return (x.shape, x.dtype, "cuda")
     if is_cuda_array(x):  # placement is part of the key: these run on CUDA
         aval = leaf_aval(x)
         return (aval.shape, aval.dtype, "cuda")
@@ -57,23 +59,35 @@ def _run(entry, leaves):
 
 
 def _same_arrays(args, spec):
-    """Are args NumPy arrays with exactly the shapes and dtypes of `spec` (a flat array
-    key's ((shape, dtype), ...))? dtypes compare by identity: an equal dtype that is
-    another object only misses this shortcut."""
+    """Are args arrays with exactly the shapes, dtypes and placement of `spec` (a flat
+    array key's ((shape, dtype), ...), with (shape, dtype, "cuda") for dprog's device
+    arrays)? dtypes compare by identity: an equal dtype that is another object only
+    misses this shortcut."""
     if len(args) != len(spec):
         return False
-    for a, (shape, dtype) in zip(args, spec):
-        if type(a) is not np.ndarray or a.dtype is not dtype or a.shape != shape:
+    for a, key in zip(args, spec):
+        t = type(a)
+        if t is np.ndarray:
+            if a.dtype is not key[1] or a.shape != key[0] or len(key) != 2:
+                return False
+        elif t is DeviceArray:
+            if a.dtype is not key[1] or a.shape != key[0] or len(key) != 3:
+                return False
+        else:
             return False
     return True
 
 
 def _flat_array_key(args):
-    """The cache key when every argument is a NumPy array of a supported dtype (the
-    common case), built without a pytree flatten; None otherwise."""
+    """The cache key when every argument is a NumPy array of a supported dtype or a dprog
+    device array (the common cases), built without a pytree flatten; None otherwise."""
     shapes = []
     for a in args:
-        if type(a) is not np.ndarray or a.dtype not in _SUPPORTED_DTYPES:
+        t = type(a)
+        if t is DeviceArray:
+            shapes.append((a.shape, a.dtype, "cuda"))
+            continue
+        if t is not np.ndarray or a.dtype not in _SUPPORTED_DTYPES:
             return None
         shapes.append((a.shape, a.dtype))
     tree = _flat_trees.get(len(args))

@@ -16,6 +16,7 @@ from ..ir import Literal, Var
 from ..ops.contract import matmul_p
 from ..ops.fusion import fusion_p
 from ..ops.index import gather_p, scatter_add_p
+from . import cuda_driver
 from . import cuda_steps as cs
 from .cuda_layout import VIEW_OPS, Layout, collapse, fresh, view
 
@@ -32,6 +33,8 @@ class DevicePool:
             bucket = self._free.get((size, dtype))
             if bucket:
                 return bucket.pop()
+        if cuda_driver.available():
+            return cuda_driver.RawBuffer.allocate(size, dtype)
         return device.cuda_module().device_array(max(size, 1), dtype, stream=device.stream())
 
     def give(self, buffer, size, dtype):
@@ -52,6 +55,7 @@ class CudaExecutable:
         self.layouts = {}
         self.steps = []
         self.temp = {}                       # slot -> (size, dtype) of pooled temporaries
+        self.slot_info = {}                  # slot -> (size, dtype) of every buffer
         self.in_slots = [self._new_layout(v).slot for v in graph.invars]
         self.consts = []                     # (slot, device buffer), uploaded once
         for v, c in zip(graph.constvars, graph.consts):
@@ -60,6 +64,10 @@ class CudaExecutable:
             self._plan(node)
         self.results = self._plan_results()
         self._plan_releases()
+        if cuda_driver.available():  # a real GPU: launch through the driver
+            for step in self.steps:
+                if isinstance(step, cs.Step):
+                    step.prepare(self.slot_info)
 
     # ------------------------------------------------------------------ planning
 
@@ -68,14 +76,19 @@ class CudaExecutable:
         return self.n_slots - 1
 
     def _new_layout(self, var):
-        lay = self.layouts[var.id] = fresh(self._slot(), var.aval.shape)
+        lay = self.layouts[var.id] = self._fresh(var.aval)
         return lay
+
+    def _fresh(self, aval):
+        slot = self._slot()
+        self.slot_info[slot] = (int(np.prod(aval.shape, dtype=np.int64)), np.dtype(aval.dtype))
+        return fresh(slot, aval.shape)
 
     def _layout(self, x):
         if isinstance(x, Literal):  # a constant operand of a non-fused node
-            slot = self._slot()
-            self.consts.append((slot, _upload(device.cuda_module(), x.value, x.aval.dtype)))
-            return fresh(slot, x.aval.shape)
+            lay = self._fresh(x.aval)
+            self.consts.append((lay.slot, _upload(device.cuda_module(), x.value, x.aval.dtype)))
+            return lay
         return self.layouts[x.id]
 
     def _add(self, step, node_outs):
@@ -89,7 +102,7 @@ class CudaExecutable:
         return lay if lay.is_contiguous() else self._copy(lay, x.aval)
 
     def _copy(self, lay, aval):
-        out = fresh(self._slot(), aval.shape)
+        out = self._fresh(aval)
         self._add(cs.copy_step(lay, aval, out.slot), None)
         return out
 
@@ -179,6 +192,8 @@ class CudaExecutable:
 
 def _upload(cuda, value, dtype):
     host = np.ascontiguousarray(np.asarray(value, dtype=dtype)).reshape(-1)
+    if cuda_driver.available():
+        return cuda_driver.upload(host)
     return cuda.to_device(host if host.size else np.zeros(1, dtype), stream=device.stream())
 
 
@@ -188,19 +203,24 @@ def _flat_input(leaf, aval, stream):
     if isinstance(leaf, device.DeviceArray):
         return leaf.device_buffer()
     cuda = device.cuda_module()
+    driver = cuda_driver.available()
     if hasattr(type(leaf), "__cuda_array_interface__"):
-        arr = cuda.as_cuda_array(leaf)
-        if arr.dtype != aval.dtype:
+        typestr = np.dtype(leaf.__cuda_array_interface__["typestr"])
+        if typestr != aval.dtype:
             from ..errors import DtypeError, with_location
             raise DtypeError(with_location(
-                f"a CUDA argument has dtype {arr.dtype}; dprog supports "
+                f"a CUDA argument has dtype {typestr}; dprog supports "
                 f"float32/float64/int32/int64/bool: convert it on the device first"))
+        if driver:
+            buf = cuda_driver.borrow(leaf, aval.dtype)
+            if buf is not None:
+                return buf
+        arr = cuda.as_cuda_array(leaf)
         if arr.is_c_contiguous():
             return arr.reshape(-1) if arr.ndim != 1 else arr
         host = arr.copy_to_host(stream=stream)  # strided foreign view: rare, copy
-        return cuda.to_device(np.ascontiguousarray(host).reshape(-1), stream=stream)
-    host = np.ascontiguousarray(np.asarray(leaf, dtype=aval.dtype)).reshape(-1)
-    return cuda.to_device(host if host.size else np.zeros(1, aval.dtype), stream=stream)
+        return _upload(cuda, host, aval.dtype)
+    return _upload(cuda, leaf, aval.dtype)
 
 
 _warned = set()
@@ -230,14 +250,15 @@ class HostStep:
         outs = self.impl(*args)
         outs = outs if self.node.op.multiple_results else [outs]
         for lay, v, value in zip(self.outs, self.node.outs, outs):
-            host = np.ascontiguousarray(np.asarray(value, dtype=v.aval.dtype)).reshape(-1)
-            env[lay.slot] = cuda.to_device(host if host.size else np.zeros(1, v.aval.dtype), stream=stream)
+            env[lay.slot] = _upload(cuda, value, v.aval.dtype)
 
 
 def _host_view(buffer, lay, stream):
-    flat = buffer.copy_to_host(stream=stream)
-    stream.synchronize()
-    flat = np.asarray(flat)
+    if isinstance(buffer, cuda_driver.RawBuffer):
+        flat = buffer.copy_to_host()
+    else:
+        flat = np.asarray(buffer.copy_to_host(stream=stream))
+        stream.synchronize()
     if not lay.shape:
         return flat[lay.offset].copy()
     index = lay.offset + sum(np.arange(n).reshape((-1,) + (1,) * (len(lay.shape) - d - 1)) * s

@@ -67,6 +67,22 @@ class _GuardedKernel:
             self.kernel[grid, block, stream](*args)
         self.checked = True
 
+    def prepare(self, params, grid, block):
+        """A cuda_driver.Launch of this kernel (compiled for `params`' types now), with
+        the same recovery from a corrupt disk cache entry as `launch`."""
+        from . import cuda_driver
+        try:
+            return cuda_driver.Launch(self.kernel, params, grid, block)
+        except Exception as e:
+            if not any("caching" in f.filename for f in _frames(e)):
+                raise
+            import warnings
+            warnings.warn(f"dprog: corrupt CUDA kernel cache entry for {self.module.__name__} "
+                          f"({type(e).__name__}: {e}); recompiling in memory", RuntimeWarning)
+            fresh = module_cache._load_in_memory(self.module.__name__ + "_mem", self.module.__dprog_source__)
+            self.kernel = fresh.kernel
+            return cuda_driver.Launch(self.kernel, params, grid, block)
+
 
 def _frames(exc):
     import traceback

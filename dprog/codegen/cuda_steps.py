@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ir import Graph, Node, Var
 from ..ops.elementwise import copy_p
-from . import cuda_launch
+from . import cuda_driver, cuda_launch
 from .cuda_kernel import atomics_supported, kernel_kind, kernel_source, split_by_axes
 from .cuda_layout import contiguous_strides
 
@@ -32,19 +32,52 @@ def _size(shape):
 
 class Step:
     """allocs: (slot, size, dtype) buffers the executable takes from the pool first;
-    fills: (slot, size, typed value) initialisations launched before the kernel."""
+    fills: (slot, size, typed value) initialisations launched before the kernel.
+
+    On a GPU, `prepare` turns fills and launches into cuda_driver.Launch objects with
+    their parameter blocks built, and `run` only writes addresses and launches."""
 
     def __init__(self):
         self.allocs, self.fills, self.launches = [], [], []  # launches: (kernel, grid, block, args)
+        self.prepared = None
 
     def reads(self):
         return [a.index for _, _, _, args in self.launches for a in args if type(a) is Slot]
 
+    def prepare(self, slot_info):
+        """slot_info: slot -> (size, dtype) of every buffer the executable holds."""
+        from dprog.kernels.cuda_index import fill_kernel
+        block, _, _, _ = cuda_launch.config()
+        prepared = []
+        for slot, size, value in self.fills:
+            args = [Slot(slot), value, size]
+            prepared.append(_Plain(fill_kernel).prepare(_params(args, slot_info),
+                                                        cuda_launch.grid_for(size, block), block))
+        for kernel, grid, block_shape, args in self.launches:
+            prepared.append(kernel.prepare(_params(args, slot_info), grid, block_shape))
+        self.prepared = prepared
+
     def run(self, env, stream):
+        if self.prepared is not None:
+            handle = cuda_driver.stream_handle()
+            for launch in self.prepared:
+                launch.run(env, handle)
+            return
         for slot, size, value in self.fills:
             launch_fill(env[slot], value, size, stream)
         for kernel, grid, block, args in self.launches:
             kernel.launch(grid, block, stream, _bind(args, env))
+
+
+def _params(args, slot_info):
+    params = []
+    for a in args:
+        if type(a) is Slot:
+            size, dtype = slot_info[a.index]
+            params.append(cuda_driver.Param(slot=a.index, size=max(int(size), 1), dtype=dtype))
+        else:
+            params.append(cuda_driver.scalar_param(a))
+    return params
 
 
 def launch_fill(buffer, value, size, stream):
@@ -176,3 +209,6 @@ class _Plain:
 
     def launch(self, grid, block, stream, args):
         self.kernel[grid, block, stream](*args)
+
+    def prepare(self, params, grid, block):
+        return cuda_driver.Launch(self.kernel, params, grid, block)

@@ -6,7 +6,7 @@ import pytest
 
 import dprog as dp
 import dprog.numpy as dnp
-from dprog.codegen import cuda_executable
+from dprog.codegen import cuda_driver, cuda_executable
 
 
 def test_device_put_and_back():
@@ -55,9 +55,14 @@ def test_temporaries_come_from_the_pool(monkeypatch):
     x = dp.device_put(np.linspace(0, 1, 40, dtype=np.float32).reshape(5, 8))
     first = np.asarray(f(x))
     made = []
-    cuda = cuda_executable.device.cuda_module()
-    real = cuda.device_array
-    monkeypatch.setattr(cuda, "device_array", lambda *a, **k: made.append(a) or real(*a, **k))
+    if cuda_driver.available():  # a real GPU: buffers come from the driver's pool
+        real_raw = cuda_driver.RawBuffer.allocate
+        monkeypatch.setattr(cuda_driver.RawBuffer, "allocate",
+                            classmethod(lambda cls, *a: made.append(a) or real_raw(*a)))
+    else:
+        cuda = cuda_executable.device.cuda_module()
+        real = cuda.device_array
+        monkeypatch.setattr(cuda, "device_array", lambda *a, **k: made.append(a) or real(*a, **k))
     second = np.asarray(f(x))
     np.testing.assert_array_equal(first, second)
     assert len(made) == 1, made   # only the result is new; temporaries are reused
