@@ -294,7 +294,9 @@ def _launches(jitted):
             counts.append({"steps": len(ex.steps),
                            "launches": sum(len(getattr(s, "launches", ())) + len(getattr(s, "fills", ()))
                                            for s in ex.steps),
-                           "host_steps": sum(type(s).__name__ == "HostStep" for s in ex.steps)})
+                           "host_steps": sum(type(s).__name__ == "HostStep" for s in ex.steps),
+                           "prepared": sorted({type(p).__name__ for s in ex.steps
+                                               for p in (getattr(s, "prepared", None) or ())})})
     return counts
 
 

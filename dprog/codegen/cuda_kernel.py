@@ -157,10 +157,11 @@ def _input_params(layouts, ndim):
     return params
 
 
-def kernel_source(graph, shape, layouts, block, shuffles, name="kernel"):
+def kernel_source(graph, shape, layouts, block, shuffles, name="kernel", warp_rows=False):
     """Source of the group's kernel. `layouts`: per sub-graph input "scalar" | "flat" |
     "strided". Arguments: (rows, cols, chunks)? sizes, outputs (graph.outvars order;
-    reductions flat over kept dims), then per input: buffer, offset, strides?"""
+    reductions flat over kept dims), then per input: buffer, offset, strides?
+    `warp_rows` (rows kernels, hardware only): one warp per row, see use_warp_rows."""
     ndim = len(shape)
     kind = kernel_kind(graph)
     assert kind != "split", "split_by_axes first"
@@ -176,16 +177,51 @@ def kernel_source(graph, shape, layouts, block, shuffles, name="kernel"):
     if kind == "rows":
         red_axes = sorted(next(iter(reduce_of.values())).params["axes"])
         kept = [d for d in range(ndim) if d not in red_axes]
-        _rows_kernel(w, graph, shape, layouts, block, shuffles, reduce_of, kept, red_axes, sizes, outs)
+        if warp_rows:
+            _warp_rows_kernel(w, graph, shape, layouts, block, reduce_of, kept, red_axes, sizes, outs)
+        else:
+            _rows_kernel(w, graph, shape, layouts, block, shuffles, reduce_of, kept, red_axes, sizes, outs)
     else:
-        w("start = cuda.grid(1)")
-        w("step = cuda.gridsize(1)")
-        w("for flat in range(start, total, step):")
-        w.depth += 1
-        if need_index:
-            _decode(w, "flat", list(range(ndim)), sizes)
-        _body(w, graph, layouts, ndim, reduce_of, outs, accs=None)
+        _elementwise_loops(w, graph, layouts, ndim, reduce_of, outs, sizes, need_index)
     return "\n".join(w.lines) + "\n"
+
+
+UNROLL = 4
+_LOCAL_NAME = re.compile(r"\b(v\d+|a\d+|g\d+\w*|i\d+|rem|flat)\b")
+
+
+def _elementwise_loops(w, graph, layouts, ndim, reduce_of, outs, sizes, need_index):
+    """A grid-stride loop taking UNROLL elements (one grid stride apart, so each load is
+    coalesced) per trip, with every load of the trip ahead of its first store: a store
+    might alias a later load, so the compiler keeps that order, and one load in flight
+    per thread is too few to cover the GPU's memory latency. A plain loop does the tail."""
+    element = _Writer()
+    if need_index:
+        _decode(element, "flat", list(range(ndim)), sizes)
+    _body(element, graph, layouts, ndim, reduce_of, outs, accs=None)
+    stores = [line for line in element.lines if line.startswith("out")]
+    work = [line for line in element.lines if not line.startswith("out")]
+    w("start = cuda.grid(1)")
+    w("step = cuda.gridsize(1)")
+    w("flat = start")
+    w(f"while flat + {UNROLL - 1} * step < total:")
+    w.depth += 1
+    copies = [(k, lambda line, k=k: _LOCAL_NAME.sub(lambda m: f"{m.group(1)}_{k}", line)) for k in range(UNROLL)]
+    for k, rename in copies:
+        w(f"flat_{k} = flat + {k} * step" if k else "flat_0 = flat")
+    for k, rename in copies:
+        for line in work:
+            w(rename(line))
+    for k, rename in copies:
+        for line in stores:
+            w(rename(line))
+    w(f"flat += {UNROLL} * step")
+    w.depth -= 1
+    w("while flat < total:")
+    w.depth += 1
+    for line in element.lines:
+        w(line)
+    w("flat += step")
 
 
 def _body(w, graph, layouts, ndim, reduce_of, outs, accs):
@@ -231,6 +267,54 @@ def _rows_kernel(w, graph, shape, layouts, block, shuffles, reduce_of, kept, red
     w.depth -= 1
     _block_tree(w, red_vars, reduce_of, accs, block, shuffles)
     w.depth -= 1
+
+
+WARP_ROW_MAX_COLS = 4096
+
+
+def use_warp_rows(graph, cols, shuffles):
+    """One warp per row (no shared memory, no block barriers) where a row is short
+    enough for 32 threads and the reductions can be shuffled (not bool)."""
+    reds = _reductions(graph).values()
+    return (shuffles and cols <= WARP_ROW_MAX_COLS
+            and all(np.dtype(n.outs[0].aval.dtype).kind != "b" for n in reds))
+
+
+def _warp_rows_kernel(w, graph, shape, layouts, block, reduce_of, kept, red_axes, sizes, outs):
+    """Rows kernel with a warp per row: lanes stride over the row's columns, then five
+    shuffles combine the lanes and lane 0 stores. The launcher passes chunks = 1."""
+    red_vars = [(v, out) for v, out in zip(graph.outvars, outs) if v.id in reduce_of]
+    accs = {v.id: f"acc{k}" for k, (v, _) in enumerate(red_vars)}
+    warps = block // 32
+    w("lane = cuda.threadIdx.x % 32")
+    w(f"first = cuda.blockIdx.x * {warps} + cuda.threadIdx.x // 32")
+    w(f"for row in range(first, rows, cuda.gridDim.x * {warps}):")
+    w.depth += 1
+    for v, _ in red_vars:
+        node = reduce_of[v.id]
+        w(f"{accs[v.id]} = {typed_constant(node.op.identity(v.aval.dtype), v.aval.dtype)}")
+    w("for col in range(lane, cols, 32):")
+    w.depth += 1
+    _decode(w, "row", kept, sizes)
+    _decode(w, "col", red_axes, sizes)
+    if "flat" in layouts or any(v.id not in reduce_of for v in graph.outvars):
+        flat = "0"
+        for d in range(len(shape)):
+            flat = f"({flat}) * n{d} + i{d}"
+        w(f"flat = {flat}")
+    _body(w, graph, layouts, len(shape), reduce_of, outs, accs)
+    w.depth -= 1
+    for k, (v, out) in enumerate(red_vars):
+        name = reduce_of[v.id].op.name
+        w(f"r{k} = {accs[v.id]}")
+        for offset in (16, 8, 4, 2, 1):
+            w(f"o{k} = cuda.shfl_down_sync(0xffffffff, r{k}, {offset})")
+            w(f"r{k} = " + combine_expr(name, f"r{k}", f"o{k}", v.aval.dtype))
+    w("if lane == 0:")
+    w.depth += 1
+    for k, (v, out) in enumerate(red_vars):
+        w(f"{out}[row] = r{k}")
+    w.depth -= 2
 
 
 def _block_tree(w, red_vars, reduce_of, accs, block, shuffles):

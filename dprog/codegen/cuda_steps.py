@@ -10,7 +10,7 @@ import numpy as np
 from ..ir import Graph, Node, Var
 from ..ops.elementwise import copy_p
 from . import cuda_driver, cuda_launch
-from .cuda_kernel import atomics_supported, kernel_kind, kernel_source, split_by_axes
+from .cuda_kernel import atomics_supported, kernel_kind, kernel_source, split_by_axes, use_warp_rows
 from .cuda_layout import contiguous_strides
 
 
@@ -116,18 +116,24 @@ def _group_step(sub, shape, in_layouts, out_slots):
         else:
             kinds.append("strided")
             args_in += [Slot(lay.slot), lay.offset] + [int(s) for s in lay.strides]
-    source = kernel_source(sub, shape, kinds, block, shuffles)
-    kernel = cuda_launch.generated_kernel(source)
-    step = Step()
     reduce_of = {n.outs[0].id: n for n in sub.nodes if n.op.kind.value == "reduction"}
-    for v, slot in zip(sub.outvars, out_slots):
-        step.allocs.append((slot, _size(v.aval.shape), v.aval.dtype))
-    sizes = [int(n) for n in shape]
-    outs = [Slot(s) for s in out_slots]
+    warp_rows = False
     if reduce_of:
         axes = next(iter(reduce_of.values())).params["axes"]
         rows = _size([n for d, n in enumerate(shape) if d not in axes])
         cols = _size([n for d, n in enumerate(shape) if d in axes])
+        warp_rows = use_warp_rows(sub, cols, shuffles)
+    source = kernel_source(sub, shape, kinds, block, shuffles, warp_rows=warp_rows)
+    kernel = cuda_launch.generated_kernel(source)
+    step = Step()
+    for v, slot in zip(sub.outvars, out_slots):
+        step.allocs.append((slot, _size(v.aval.shape), v.aval.dtype))
+    sizes = [int(n) for n in shape]
+    outs = [Slot(s) for s in out_slots]
+    if warp_rows:  # one warp per row, one chunk
+        grid = max(1, min(-(-rows // (block // 32)), max_blocks))
+        lead = [rows, cols, 1]
+    elif reduce_of:
         chunks = 1
         if all(atomics_supported(n.outs[0].aval.dtype, n.op.name) for n in reduce_of.values()):
             chunks = max(1, min(-(-cols // block), max_blocks // max(rows, 1)))
@@ -170,7 +176,7 @@ def matmul_step(a, b, a_bs, b_bs, out_aval, out_slot):
     step.allocs.append((out_slot, _size(out_aval.shape), out_aval.dtype))
     args = [Slot(out_slot), Slot(a.slot), a.offset, a_bs, a.strides[-2], a.strides[-1],
             Slot(b.slot), b.offset, b_bs, b.strides[-2], b.strides[-1], batch, m, n, k]
-    step.launches.append((_Plain(kernel), grid, (tile, tile), args))
+    step.launches.append((_Matmul(kernel), grid, (tile, tile), args))
     return step
 
 
@@ -212,3 +218,13 @@ class _Plain:
 
     def prepare(self, params, grid, block):
         return cuda_driver.Launch(self.kernel, params, grid, block)
+
+
+class _Matmul(_Plain):
+    """The tiled matmul kernel, replaced by cuBLAS on a GPU where cuBLAS can do it."""
+    __slots__ = ()
+
+    def prepare(self, params, grid, block):
+        from . import cuda_blas
+        gemm = cuda_blas.gemm_launch(params)
+        return gemm if gemm is not None else super().prepare(params, grid, block)

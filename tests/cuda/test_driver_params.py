@@ -60,3 +60,19 @@ def test_signature_matches_the_generated_kernels_signature():
     for k, v in enumerate(sub.invars):
         params += [Param(slot=10 + k, size=20, dtype=v.aval.dtype), scalar_param(0)]
     assert cuda_driver.numba_signature(params) == cuda_kernel.kernel_signature(sub, shape, layouts)
+
+
+def test_cublas_operand_descriptions():
+    from dprog.codegen.cuda_blas import OP_N, OP_T, column_major
+    # row-major (3 x 5), rows contiguous: X^T is column-major with ld 5
+    assert column_major(3, 5, 5, 1) == (OP_N, 5)
+    # a transposed view (columns contiguous): passed transposed, ld = the row count's stride
+    assert column_major(3, 5, 1, 3) == (OP_T, 3)
+    # a row of a wider matrix: ld may exceed the columns
+    assert column_major(3, 5, 8, 1) == (OP_N, 8)
+    # single rows/columns take any stride
+    assert column_major(1, 5, 0, 1) == (OP_N, 5)
+    assert column_major(4, 1, 1, 0) == (OP_N, 1)
+    # broadcast rows (stride 0) or doubly strided views: no description, dprog's kernel runs
+    assert column_major(3, 5, 0, 1) is None
+    assert column_major(3, 5, 10, 2) is None

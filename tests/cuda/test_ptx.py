@@ -41,15 +41,16 @@ def fusion_nodes(fn, args):
     return [n for n in graph.nodes if n.op.name == "fusion"]
 
 
-def compile_groups(node, layout_choice):
+def compile_groups(node, layout_choice, warp_rows=False):
     sub = node.params["graph"]
     parts = cuda_kernel.split_by_axes(sub) if cuda_kernel.kernel_kind(sub) == "split" else [sub]
-    return [compile_group(part, tuple(node.params["shape"]), layout_choice) for part in parts]
+    return [compile_group(part, tuple(node.params["shape"]), layout_choice, warp_rows) for part in parts]
 
 
-def compile_group(sub, shape, layout_choice):
+def compile_group(sub, shape, layout_choice, warp_rows=False):
     layouts = ["scalar" if v.aval.ndim == 0 else layout_choice for v in sub.invars]
-    source = cuda_kernel.kernel_source(sub, shape, layouts, HW_BLOCK, shuffles=True)
+    warp_rows = warp_rows and cuda_kernel.kernel_kind(sub) == "rows" and cuda_kernel.use_warp_rows(sub, 1, True)
+    source = cuda_kernel.kernel_source(sub, shape, layouts, HW_BLOCK, shuffles=True, warp_rows=warp_rows)
     module = module_cache.load_module(cuda_kernel.HEADER + "\n\n" + source)
     sig = cuda_kernel.kernel_signature(sub, shape, layouts)
     ptx, _ = cuda.compile_ptx(module.kernel.py_func, sig, cc=CC)
@@ -62,11 +63,14 @@ FUSED_PROGRAMS = [p for p in PROGRAMS if not p[0].startswith("matmul")]
 
 
 @pytest.mark.parametrize("name,fn,make", FUSED_PROGRAMS, ids=[p[0] for p in FUSED_PROGRAMS])
-@pytest.mark.parametrize("layout", ["flat", "strided"])
+@pytest.mark.parametrize("layout", ["flat", "strided", "warp_rows"])
 def test_generated_kernels_compile_to_ptx(name, fn, make, layout):
+    """Each layout of inputs; "warp_rows": flat inputs, rows kernels with a warp per row."""
     nodes = fusion_nodes(fn, make())
     assert nodes, f"{name} has no fused group"
-    for sub, source, ptx in [c for node in nodes for c in compile_groups(node, layout)]:
+    warp = layout == "warp_rows"
+    layout = "flat" if warp else layout
+    for sub, source, ptx in [c for node in nodes for c in compile_groups(node, layout, warp)]:
         assert ".entry" in ptx
         dtypes = {v.aval.dtype for v in sub.invars} | {v.aval.dtype for v in sub.outvars}
         if np.dtype("float64") not in dtypes:
@@ -79,6 +83,9 @@ def test_reduction_kernels_use_warp_shuffles_on_hardware():
     ((_, source, ptx),) = compile_groups(node, "flat")
     assert "shfl_down_sync" in source and "shfl.sync.down" in ptx
     assert "atom.global" in ptx  # the multi-chunk combine
+    ((_, source, ptx),) = compile_groups(node, "flat", warp_rows=True)
+    assert "shfl_down_sync" in source and "syncthreads" not in source
+    assert "shfl.sync.down" in ptx and "bar.sync" not in ptx
 
 
 def test_f64_check_catches_a_python_float_literal():
