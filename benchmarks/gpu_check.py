@@ -15,6 +15,10 @@ Each workload is timed two ways: "latency" is one call and a wait for its result
 "throughput" is CALLS calls back to back, then one wait, divided by CALLS (the steady
 state of a training loop, where the host queues work ahead of the GPU).
 
+dprog needs optree, which the GPU machine's image lacks: carry its wheel there
+(pip download optree for cp312 into an ignored .whl/ folder, install it with
+`pip install --no-index --target /tmp/site .whl/*.whl`, add /tmp/site to PYTHONPATH).
+
 Every section runs in try/except and reports its error in the summary; a global budget
 (BUDGET_S) skips what would not fit. The summary (gpu_check.json, gpu_check.md in
 OUT_DIR) is rewritten after every section, so a run cut short still leaves its results.
