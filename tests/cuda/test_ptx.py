@@ -63,19 +63,47 @@ FUSED_PROGRAMS = [p for p in PROGRAMS if not p[0].startswith("matmul")]
 
 
 @pytest.mark.parametrize("name,fn,make", FUSED_PROGRAMS, ids=[p[0] for p in FUSED_PROGRAMS])
-@pytest.mark.parametrize("layout", ["flat", "strided", "warp_rows"])
+@pytest.mark.parametrize("layout", ["flat", "strided"])
 def test_generated_kernels_compile_to_ptx(name, fn, make, layout):
-    """Each layout of inputs; "warp_rows": flat inputs, rows kernels with a warp per row."""
     nodes = fusion_nodes(fn, make())
     assert nodes, f"{name} has no fused group"
-    warp = layout == "warp_rows"
-    layout = "flat" if warp else layout
-    for sub, source, ptx in [c for node in nodes for c in compile_groups(node, layout, warp)]:
-        assert ".entry" in ptx
-        dtypes = {v.aval.dtype for v in sub.invars} | {v.aval.dtype for v in sub.outvars}
-        if np.dtype("float64") not in dtypes:
-            bad = f64_instructions(ptx)
-            assert not bad, f"float64 arithmetic in a kernel without float64 data:\n{bad[:5]}\n{source}"
+    for sub, source, ptx in [c for node in nodes for c in compile_groups(node, layout)]:
+        check_compiled(sub, source, ptx)
+
+
+def check_compiled(sub, source, ptx):
+    assert ".entry" in ptx
+    dtypes = {v.aval.dtype for v in sub.invars} | {v.aval.dtype for v in sub.outvars}
+    if np.dtype("float64") not in dtypes:
+        bad = f64_instructions(ptx)
+        assert not bad, f"float64 arithmetic in a kernel without float64 data:\n{bad[:5]}\n{source}"
+
+
+def _rows_groups(fn, make):
+    """The program's rows kernels that a GPU runs with a warp per row (short rows)."""
+    groups = []
+    for node in fusion_nodes(fn, make()):
+        sub = node.params["graph"]
+        parts = cuda_kernel.split_by_axes(sub) if cuda_kernel.kernel_kind(sub) == "split" else [sub]
+        groups += [(part, tuple(node.params["shape"])) for part in parts
+                   if cuda_kernel.kernel_kind(part) == "rows" and cuda_kernel.use_warp_rows(part, 1, True)]
+    return groups
+
+
+WARP_PROGRAMS = [p for p in FUSED_PROGRAMS if _rows_groups(p[1], p[2])]
+
+
+@pytest.mark.parametrize("name,fn,make", WARP_PROGRAMS, ids=[p[0] for p in WARP_PROGRAMS])
+def test_warp_row_kernels_compile_to_ptx(name, fn, make):
+    """The warp-per-row form of every rows kernel: shuffles, no block barriers."""
+    for sub, shape in _rows_groups(fn, make):
+        _, source, ptx = compile_group(sub, shape, "flat", warp_rows=True)
+        check_compiled(sub, source, ptx)
+        assert "shfl.sync.down" in ptx and "bar.sync" not in ptx
+
+
+def test_most_programs_have_warp_row_kernels():
+    assert len(WARP_PROGRAMS) >= 8, [p[0] for p in WARP_PROGRAMS]
 
 
 def test_reduction_kernels_use_warp_shuffles_on_hardware():
