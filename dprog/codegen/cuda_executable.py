@@ -111,8 +111,11 @@ class CudaExecutable:
         if op is fusion_p:
             outs = [self._new_layout(v) for v in node.outs]
             ins = [self._layout(x) for x in node.inputs]
-            self._add(cs.fusion_step(node.params["graph"], tuple(node.params["shape"]), ins,
-                                     [o.slot for o in outs]), node.outs)
+            sub, shape, out_slots = node.params["graph"], tuple(node.params["shape"]), [o.slot for o in outs]
+            if node.params.get("rows") is not None:  # a row kernel (passes/fuse_rows.py)
+                self._add(cs.row_fusion_step(sub, shape, node.params["rows"], ins, out_slots), node.outs)
+            else:
+                self._add(cs.fusion_step(sub, shape, ins, out_slots), node.outs)
         elif op in VIEW_OPS:
             src = self._layout(node.inputs[0])
             lay = view(node, src)

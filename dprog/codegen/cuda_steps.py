@@ -152,6 +152,35 @@ def _group_step(sub, shape, in_layouts, out_slots):
     return step
 
 
+def row_fusion_step(sub, shape, k, in_layouts, out_slots):
+    """A row kernel (fusion node with params["rows"] = k): a block per row, see
+    cuda_row_kernel.py. Inputs are full-shaped layouts, per-row values or scalars."""
+    from . import cuda_row_kernel as rk
+    from .. import device
+    _, max_blocks, _, shuffles = cuda_launch.config()
+    full = contiguous_strides(shape)
+    kinds = rk.input_kinds(sub, shape, k, [lay.strides_match(full) for lay in in_layouts])
+    args_in = []
+    for v, lay, kind in zip(sub.invars, in_layouts, kinds):
+        args_in += [Slot(lay.slot), lay.offset]
+        if kind == "strided":
+            args_in += [int(s) for s in lay.strides]
+        elif kind == "row":
+            args_in += [int(s) for s in lay.strides]
+    rows = _size(shape[:k])
+    cols = _size(shape[k:])
+    block = rk.row_block(cols, device.simulating(), cuda_launch.SIM_BLOCK)
+    source = rk.row_kernel_source(sub, shape, k, kinds, block, shuffles)
+    kernel = cuda_launch.generated_kernel(source)
+    step = Step()
+    for v, slot in zip(sub.outvars, out_slots):
+        step.allocs.append((slot, _size(v.aval.shape), v.aval.dtype))
+    grid = max(1, min(rows, max_blocks))
+    lead = [rows, cols] + [int(n) for n in shape]
+    step.launches.append((kernel, grid, block, lead + [Slot(s) for s in out_slots] + args_in))
+    return step
+
+
 def copy_graph(aval):
     """A one-node sub-graph that copies its input: materialises a strided view."""
     x, y = Var(aval), Var(aval)

@@ -50,12 +50,19 @@ def _fuse_rows(graph):
     return fuse_rows(graph)
 
 
+def _fuse_rows_for_cuda(graph):
+    from .fuse_rows import Limits, fuse_rows
+    from ..codegen.cuda_row_kernel import MAX_ROW_ELEMENTS
+    return fuse_rows(graph, Limits(max_row_elements=MAX_ROW_ELEMENTS, outer_reductions=False))
+
+
 # Fusion, per backend: checkpoint bodies are inlined so fusion sees through them
 # (inline_checkpoints.py); loops over one iteration space become fusion nodes (fuse.py);
-# on the CPU, loops that meet at a reduction over the inner dims then become one row
-# kernel with several passes per row (fuse_rows.py).
+# loops that meet at a reduction over the inner dims then become one row kernel with
+# several passes per row (fuse_rows.py; on CUDA, a block per row, so rows are bounded).
 CPU_FUSION = [("inline_checkpoints", _inline_checkpoints), ("fuse", _fuse_for_cpu), ("fuse_rows", _fuse_rows)]
-CUDA_FUSION = [("inline_checkpoints", _inline_checkpoints), ("fuse", _fuse_for_cuda)]
+CUDA_FUSION = [("inline_checkpoints", _inline_checkpoints), ("fuse", _fuse_for_cuda),
+               ("fuse_rows", _fuse_rows_for_cuda)]
 
 timings = {}  # pass name -> total seconds spent in it in this process
 

@@ -89,28 +89,42 @@ def keeps_rows(node, full, k):
     return False
 
 
-def _unit_splits(node, full):
+class Limits:
+    """What a backend's row kernels can do: CUDA runs one block per row, so a row must be
+    short enough for one block (max_row_elements), and it has no combine of reductions
+    over the outer dims (outer_reductions=False). The CPU has no such limits."""
+    __slots__ = ("max_row_elements", "outer_reductions")
+
+    def __init__(self, max_row_elements=None, outer_reductions=True):
+        self.max_row_elements, self.outer_reductions = max_row_elements, outer_reductions
+
+
+CPU_LIMITS = Limits()
+
+
+def _unit_splits(node, full, limits=CPU_LIMITS):
     """The splits k at which an outer node can be part of a row kernel over `full`."""
     n = len(full)
     ok = set()
     for k in range(n):
-        if int(np.prod(full[k:], dtype=np.int64)) <= 1:
+        row = int(np.prod(full[k:], dtype=np.int64))
+        if row <= 1 or (limits.max_row_elements is not None and row > limits.max_row_elements):
             continue
         if node.op is fusion_p:
             if node.params.get("rows") is None and all(
-                    _inner_node_ok(inner, full, k) for inner in node.params["graph"].nodes):
+                    _inner_node_ok(inner, full, k, limits) for inner in node.params["graph"].nodes):
                 ok.add(k)
         elif node.op in (sh.reshape_p, sh.broadcast_in_dim_p) and keeps_rows(node, full, k):
             ok.add(k)
     return ok
 
 
-def _inner_node_ok(node, full, k):
+def _inner_node_ok(node, full, k, limits=CPU_LIMITS):
     if node.op.kind is Kind.INDEX or node.op is sh.pad_p:
         return False  # an absorbed gather or pad: row kernels read arrays through views only
     if node.op.kind is Kind.REDUCTION:
         return ((_inner_reduction_ok(node, full, k) and tuple(node.inputs[0].aval.shape) == full)
-                or is_outer_reduction(node, full, k))
+                or (limits.outer_reductions and is_outer_reduction(node, full, k)))
     if node.op.kind is Kind.MOVEMENT:
         # An absorbed view reads an outer array: into a full value through its index
         # (any view), into a row value only along the rows.
@@ -135,12 +149,13 @@ def _valid_merge(flat, full, k):
 
 
 class _RowGroup:
-    __slots__ = ("nodes", "full", "splits")
+    __slots__ = ("nodes", "full", "splits", "limits")
 
-    def __init__(self, node, full, splits):
+    def __init__(self, node, full, splits, limits):
         self.nodes = [node]
         self.full = full
         self.splits = splits
+        self.limits = limits
 
 
 def _seeds(graph):
@@ -231,7 +246,7 @@ def _share_duplicates(flat, keep):
 def _try_merge(group, node, graph_pos, consumers):
     if node.op is not fusion_p and node.op not in (sh.reshape_p, sh.broadcast_in_dim_p):
         return False
-    splits = group.splits & _unit_splits(node, group.full)
+    splits = group.splits & _unit_splits(node, group.full, group.limits)
     if not splits:
         return False
     members = {id(n) for n in group.nodes}
@@ -289,7 +304,7 @@ def _try_merge_consumer(group, node, graph_pos, consumers, producer):
     return _try_merge(group, node, graph_pos, consumers)
 
 
-def fuse_rows(graph):
+def fuse_rows(graph, limits=CPU_LIMITS):
     """Merge fusion nodes (and the row-level reshapes between them) that share rows."""
     graph_pos = {id(n): i for i, n in enumerate(graph.nodes)}
     producer = {v.id: n for n in graph.nodes for v in n.outs}
@@ -304,10 +319,10 @@ def fuse_rows(graph):
         if id(seed) in taken:
             continue
         full = tuple(seed.params["shape"])
-        splits = _unit_splits(seed, full)
+        splits = _unit_splits(seed, full, limits)
         if not splits:
             continue
-        group = _RowGroup(seed, full, splits)
+        group = _RowGroup(seed, full, splits, limits)
         changed = True
         while changed:
             changed = False

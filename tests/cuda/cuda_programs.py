@@ -84,4 +84,16 @@ PROGRAMS = [
     # GMM's gradient: the graph passes that reshape contractions and layouts
     # (sum_of_matmul, sink_transposes) run for CUDA graphs too.
     ("gmm_grad", dp.grad(_gmm_objective, argnums=(0, 1, 2)), _gmm_args),
+    # Row kernels (passes/fuse_rows.py, codegen/cuda_row_kernel.py): several passes per
+    # row, per-row values between them, transposed and per-row inputs, rows longer than
+    # a block, two outer dims, bool and integer reductions, float64.
+    ("layer_norm_grad", dp.grad(lambda x, g: dnp.sum(dp.nn.layer_norm(
+        dp.nn.layer_norm_init(50, np.float32), x) * g)), lambda: (f32(6, 50), f32(6, 50, seed=1))),
+    ("softmax_3d_transposed", lambda x, b: dp.nn.softmax(dnp.transpose(x, (1, 0, 2)) * b[None, :, None], axis=-1),
+     lambda: (f32(4, 3, 37), f32(4, seed=1))),
+    ("row_any_and_int_sum", lambda x, i: (dnp.where(dnp.any(x > 1.5, axis=1, keepdims=True), x, -x),
+                                          dnp.sum(i * 2, axis=1) + dnp.max(i, axis=1)),
+     lambda: (f32(5, 9), np.arange(45, dtype=np.int64).reshape(5, 9) % 7)),
+    ("logsumexp_f64_keepdims", lambda z: z - dp.nn.logsumexp(z, axis=-1, keepdims=True),
+     lambda: (f64(4, 70, lo=-30, hi=30),)),
 ]

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 
 import dprog as dp
-from dprog.codegen import cuda_kernel, module_cache
+from dprog.codegen import cuda_kernel, cuda_row_kernel, module_cache
 from dprog.codegen.cuda_launch import HW_BLOCK, HW_TILE
-from dprog.passes import run_pipeline
-from dprog.passes.fuse import fuse
+from dprog.passes import CUDA_FUSION, run_pipeline
 
 from cuda_programs import PROGRAMS
 
@@ -37,14 +36,27 @@ def f64_instructions(ptx):
 
 
 def fusion_nodes(fn, args):
-    graph = fuse(run_pipeline(dp.make_graph(fn)(*args)))
+    """The fusion nodes the CUDA backend compiles for fn (its pass pipeline)."""
+    graph = run_pipeline(run_pipeline(dp.make_graph(fn)(*args)), CUDA_FUSION)
     return [n for n in graph.nodes if n.op.name == "fusion"]
 
 
 def compile_groups(node, layout_choice, warp_rows=False):
     sub = node.params["graph"]
+    if node.params.get("rows") is not None:
+        return [compile_row_kernel(node, layout_choice)]
     parts = cuda_kernel.split_by_axes(sub) if cuda_kernel.kernel_kind(sub) == "split" else [sub]
     return [compile_group(part, tuple(node.params["shape"]), layout_choice, warp_rows) for part in parts]
+
+
+def compile_row_kernel(node, layout_choice):
+    sub, shape, k = node.params["graph"], tuple(node.params["shape"]), node.params["rows"]
+    kinds = cuda_row_kernel.input_kinds(sub, shape, k, [layout_choice == "flat"] * len(sub.invars))
+    source = cuda_row_kernel.row_kernel_source(sub, shape, k, kinds, 256, shuffles=True)
+    module = module_cache.load_module(cuda_kernel.HEADER + "\n\n" + source)
+    sig = cuda_row_kernel.row_kernel_signature(sub, shape, kinds)
+    ptx, _ = cuda.compile_ptx(module.kernel.py_func, sig, cc=CC)
+    return sub, source, ptx
 
 
 def compile_group(sub, shape, layout_choice, warp_rows=False):
@@ -86,7 +98,8 @@ def _rows_groups(fn, make):
         sub = node.params["graph"]
         parts = cuda_kernel.split_by_axes(sub) if cuda_kernel.kernel_kind(sub) == "split" else [sub]
         groups += [(part, tuple(node.params["shape"])) for part in parts
-                   if cuda_kernel.kernel_kind(part) == "rows" and cuda_kernel.use_warp_rows(part, 1, True)]
+                   if node.params.get("rows") is None and cuda_kernel.kernel_kind(part) == "rows"
+                   and cuda_kernel.use_warp_rows(part, 1, True)]
     return groups
 
 
@@ -103,7 +116,24 @@ def test_warp_row_kernels_compile_to_ptx(name, fn, make):
 
 
 def test_most_programs_have_warp_row_kernels():
-    assert len(WARP_PROGRAMS) >= 8, [p[0] for p in WARP_PROGRAMS]
+    assert len(WARP_PROGRAMS) >= 4, [p[0] for p in WARP_PROGRAMS]
+
+
+ROW_PROGRAMS = [p for p in FUSED_PROGRAMS
+                if any(n.params.get("rows") is not None for n in fusion_nodes(p[1], p[2]()))]
+
+
+def test_softmax_programs_become_row_kernels():
+    names = {p[0] for p in ROW_PROGRAMS}
+    assert {"softmax", "logsumexp_rows", "softmax_ce_grad", "mean_var"} <= names, names
+
+
+def test_row_kernel_reduces_with_shuffles_and_barriers():
+    (node,) = [n for n in fusion_nodes(lambda z: dp.nn.softmax(z, axis=-1), (np.ones((4, 100), np.float32),))
+               if n.params.get("rows") is not None]
+    _, source, ptx = compile_row_kernel(node, "flat")
+    assert source.count("for col in range(tid, cols") == 3  # max, sum of exp, result
+    assert "shfl.sync.down" in ptx and "bar.sync" in ptx
 
 
 def test_reduction_kernels_use_warp_shuffles_on_hardware():
