@@ -163,9 +163,10 @@ def upload(host):
     return buf
 
 
-def copy_device(dst, src, nbytes):
+def copy_pointers(dst_ptr, src_ptr, nbytes):
+    """Device-to-device copy between addresses, on dprog's stream."""
     if nbytes:
-        _check(_library().cuMemcpyDtoDAsync_v2(dst.ptr, src.ptr, nbytes, stream_handle()), "cuMemcpyDtoDAsync")
+        _check(_library().cuMemcpyDtoDAsync_v2(dst_ptr, src_ptr, nbytes, stream_handle()), "cuMemcpyDtoDAsync")
 
 
 def borrow(array, dtype):

@@ -16,7 +16,7 @@ from ..ir import Literal, Var
 from ..ops.contract import matmul_p
 from ..ops.fusion import fusion_p
 from ..ops.index import gather_p, scatter_add_p
-from . import cuda_driver
+from . import cuda_control, cuda_driver
 from . import cuda_steps as cs
 from .cuda_layout import VIEW_OPS, Layout, collapse, fresh, view
 
@@ -135,6 +135,10 @@ class CudaExecutable:
             out = self._new_layout(node.outs[0])
             self._add(cs.scatter_add_step(upd, idx, node.params["axis"], node.params["size"],
                                           node.outs[0].aval, out.slot), node.outs)
+        elif op in cuda_control.CONTROL_OPS:  # scan, while, cond: bodies run on the GPU
+            ins = [self._contiguous(x) for x in node.inputs]
+            outs = [self._new_layout(v) for v in node.outs]
+            self._add(cuda_control.control_step(node, ins, outs), node.outs)
         else:
             ins = [self._layout(x) for x in node.inputs]
             outs = [self._new_layout(v) for v in node.outs]

@@ -48,6 +48,21 @@ def _gmm_args():
     return gmm.make_inputs(2, 2, n=4)[:4]
 
 
+def _oscillators(v0, k):
+    """A small simulation: a scan over time with a carry, xs and ys."""
+    def step(c, x):
+        p, v = c
+        v = v + 0.1 * (-k * p + x)
+        p = p + 0.1 * v
+        return (p, v), dnp.sum(p * p)
+    (p, _), energy = dp.scan(step, (dnp.zeros_like(v0), v0), dnp.ones((6,) + v0.shape, v0.dtype) * 0.01)
+    return dnp.sum(p) + dnp.sum(energy)
+
+
+def _halvings(x):
+    return dp.while_loop(lambda c: dnp.max(dnp.abs(c[0])) > 0.1, lambda c: (c[0] * 0.5, c[1] + 1), (x, 0))
+
+
 PROGRAMS = [
     ("elementwise_math", lambda x: dnp.tanh(x) * dnp.exp(-x * x) + dnp.log1p(x * x) - dnp.sin(x),
      lambda: (f32(4, 9),)),
@@ -96,4 +111,11 @@ PROGRAMS = [
      lambda: (f32(5, 9), np.arange(45, dtype=np.int64).reshape(5, 9) % 7)),
     ("logsumexp_f64_keepdims", lambda z: z - dp.nn.logsumexp(z, axis=-1, keepdims=True),
      lambda: (f64(4, 70, lo=-30, hi=30),)),
+    # Control flow: bodies run as CUDA executables of their own (codegen/cuda_control.py).
+    ("scan_grad", dp.grad(_oscillators, argnums=(0, 1)), lambda: (f32(12), np.float32(2.0))),
+    ("scan_reverse_f64", lambda xs: dp.scan(lambda c, x: (c * 0.5 + x, c), dnp.zeros(xs.shape[1]), xs, reverse=True),
+     lambda: (f64(5, 3),)),
+    ("while_loop", _halvings, lambda: (f32(3, 4),)),
+    ("switch", lambda i, x: dp.switch(i, [lambda x: dnp.exp(x), lambda x: x * 2.0, lambda x: -x], x),
+     lambda: (np.int64(1), f32(2, 5))),
 ]

@@ -12,6 +12,7 @@ import pytest
 
 import dprog as dp
 from dprog.codegen import cuda_kernel, cuda_row_kernel, module_cache
+from dprog.ir import Graph
 from dprog.codegen.cuda_launch import HW_BLOCK, HW_TILE
 from dprog.passes import CUDA_FUSION, run_pipeline
 
@@ -36,9 +37,20 @@ def f64_instructions(ptx):
 
 
 def fusion_nodes(fn, args):
-    """The fusion nodes the CUDA backend compiles for fn (its pass pipeline)."""
-    graph = run_pipeline(run_pipeline(dp.make_graph(fn)(*args)), CUDA_FUSION)
-    return [n for n in graph.nodes if n.op.name == "fusion"]
+    """The fusion nodes the CUDA backend compiles for fn (its pass pipeline), those of
+    control-flow bodies (scan, while, cond) included."""
+    return list(_fusions(dp.make_graph(fn)(*args)))
+
+
+def _fusions(graph):
+    for node in run_pipeline(run_pipeline(graph), CUDA_FUSION).nodes:
+        if node.op.name == "fusion":
+            yield node
+            continue
+        for value in node.params.values():
+            for sub in (value if isinstance(value, (tuple, list)) else (value,)):
+                if isinstance(sub, Graph):
+                    yield from _fusions(sub)
 
 
 def compile_groups(node, layout_choice, warp_rows=False):

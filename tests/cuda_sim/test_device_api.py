@@ -126,3 +126,20 @@ def test_op_without_kernel_runs_on_host_with_a_warning():
 def test_bad_device_argument_is_a_dprog_error():
     with pytest.raises(dp.DprogError, match="device_put"):
         dp.device_put(np.ones(2), "tpu")
+
+
+def test_control_flow_runs_on_the_device_without_host_steps():
+    """scan, while and cond bodies are CUDA executables of their own (no HostStep, which
+    would copy every operand to the host and warn)."""
+    from dprog.codegen import cuda_control
+    f = dp.jit(lambda xs: dp.scan(lambda c, x: (c + x, c * x), np.float32(0), xs), device="cuda")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        c, ys = f(np.arange(1, 5, dtype=np.float32))
+    assert float(np.asarray(c)) == 10.0
+    np.testing.assert_array_equal(np.asarray(ys), [0, 2, 9, 24])
+    (entry,) = f._cache.values()
+    kinds = [type(s).__name__ for s in entry.executable.steps]
+    assert "ScanStep" in kinds and "HostStep" not in kinds, kinds
+    assert isinstance(entry.executable.steps[kinds.index("ScanStep")], cuda_control.ControlStep)
+
