@@ -15,6 +15,7 @@ from .. import device
 from ..ir import Literal, Var
 from ..ops.contract import matmul_p
 from ..ops.fusion import fusion_p
+from ..ops import shape as sh
 from ..ops.index import gather_p, scatter_add_p
 from . import cuda_control, cuda_driver
 from . import cuda_steps as cs
@@ -135,6 +136,14 @@ class CudaExecutable:
             out = self._new_layout(node.outs[0])
             self._add(cs.scatter_add_step(upd, idx, node.params["axis"], node.params["size"],
                                           node.outs[0].aval, out.slot), node.outs)
+        elif op is sh.pad_p and node.outs[0].aval.ndim > 0:
+            x, v = (self._layout(x) for x in node.inputs)
+            out = self._new_layout(node.outs[0])
+            self._add(cs.pad_step(x, v, node.params, node.outs[0].aval, out.slot), node.outs)
+        elif op is sh.concatenate_p:
+            ins = [self._layout(x) for x in node.inputs]
+            out = self._new_layout(node.outs[0])
+            self._add(cs.concatenate_step(ins, node.params["axis"], node.outs[0].aval, out.slot), node.outs)
         elif op in cuda_control.CONTROL_OPS:  # scan, while, cond: bodies run on the GPU
             ins = [self._contiguous(x) for x in node.inputs]
             outs = [self._new_layout(v) for v in node.outs]

@@ -181,6 +181,41 @@ def row_fusion_step(sub, shape, k, in_layouts, out_slots):
     return step
 
 
+def pad_step(x, v, params, out_aval, out_slot):
+    """pad(x, v) into a fresh buffer (x: any layout; v: the rank-0 padding value)."""
+    from . import cuda_movement
+    block, _, _, _ = cuda_launch.config()
+    shape = [int(n) for n in out_aval.shape]
+    total = _size(shape)
+    kernel = cuda_launch.generated_kernel(cuda_movement.pad_source(len(shape)))
+    args = [total] + shape + [Slot(out_slot), Slot(x.slot), x.offset, Slot(v.slot), v.offset]
+    for d in range(len(shape)):
+        args += [int(params["lo"][d]), int(params["interior"][d]) + 1, int(x.shape[d]), int(x.strides[d])]
+    step = Step()
+    step.allocs.append((out_slot, total, out_aval.dtype))
+    step.launches.append((kernel, cuda_launch.grid_for(total, block), block, args))
+    return step
+
+
+def concatenate_step(layouts, axis, out_aval, out_slot):
+    """concatenate along `axis` into a fresh buffer (operands: any layouts)."""
+    from . import cuda_movement
+    block, _, _, _ = cuda_launch.config()
+    shape = [int(n) for n in out_aval.shape]
+    total = _size(shape)
+    kernel = cuda_launch.generated_kernel(cuda_movement.concatenate_source(len(shape), axis, len(layouts)))
+    args = [total] + shape + [Slot(out_slot)]
+    starts, at = [], 0
+    for lay in layouts:
+        args += [Slot(lay.slot), lay.offset] + [int(s) for s in lay.strides]
+        starts.append(at)
+        at += int(lay.shape[axis])
+    step = Step()
+    step.allocs.append((out_slot, total, out_aval.dtype))
+    step.launches.append((kernel, cuda_launch.grid_for(total, block), block, args + starts[1:]))
+    return step
+
+
 def copy_graph(aval):
     """A one-node sub-graph that copies its input: materialises a strided view."""
     x, y = Var(aval), Var(aval)

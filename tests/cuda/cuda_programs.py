@@ -111,6 +111,14 @@ PROGRAMS = [
      lambda: (f32(5, 9), np.arange(45, dtype=np.int64).reshape(5, 9) % 7)),
     ("logsumexp_f64_keepdims", lambda z: z - dp.nn.logsumexp(z, axis=-1, keepdims=True),
      lambda: (f64(4, 70, lo=-30, hi=30),)),
+    # pad and concatenate: kernels of their own over strided operands.
+    ("pad_concatenate", lambda x, y: (dnp.pad(x.T, ((1, 2), (0, 3)), constant_values=-1.0),
+                                      dnp.concatenate([x, y[::-1], x * 2.0], axis=1)),
+     lambda: (f32(3, 4), f32(3, 2, seed=1))),
+    # (the gradient of a strided slice is a pad with interior padding)
+    ("pad_grad_interior", dp.grad(lambda x: dnp.sum(dnp.pad(x, ((2, 1),)) ** 2 * dnp.arange(9.0))
+                                  + dnp.sum(x[1::3] * 3.0)),
+     lambda: (f64(6),)),
     # Control flow: bodies run as CUDA executables of their own (codegen/cuda_control.py).
     ("scan_grad", dp.grad(_oscillators, argnums=(0, 1)), lambda: (f32(12), np.float32(2.0))),
     ("scan_reverse_f64", lambda xs: dp.scan(lambda c, x: (c * 0.5 + x, c), dnp.zeros(xs.shape[1]), xs, reverse=True),

@@ -196,3 +196,21 @@ def test_index_kernels_compile(dtype):
             assert "atom.global.add" in ptx or "red.global.add" in ptx
     ptx, _ = cuda.compile_ptx(cuda_index.fill, (arr, numba.from_dtype(np.dtype(dtype)), i64), cc=CC)
     assert ".entry" in ptx
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_pad_and_concatenate_kernels_compile(dtype):
+    from dprog.codegen import cuda_movement
+    arr = numba.from_dtype(np.dtype(dtype))[::1]
+    i64 = numba.int64
+
+    def compile_source(source, sig):
+        module = module_cache.load_module(cuda_kernel.HEADER + "\n\n" + source)
+        ptx, _ = cuda.compile_ptx(module.kernel.py_func, sig, cc=CC)
+        assert ".entry" in ptx
+        if dtype == "float32":
+            assert not f64_instructions(ptx)
+    # total, n0, n1, out, x, x_off, v, v_off, then (lo, step, m, s) per dim
+    compile_source(cuda_movement.pad_source(2), (i64, i64, i64, arr, arr, i64, arr, i64) + (i64,) * 8)
+    # total, n0, n1, out, 3 x (buffer, offset, 2 strides), b1, b2
+    compile_source(cuda_movement.concatenate_source(2, 1, 3), (i64, i64, i64, arr) + (arr, i64, i64, i64) * 3 + (i64, i64))

@@ -143,3 +143,20 @@ def test_control_flow_runs_on_the_device_without_host_steps():
     assert "ScanStep" in kinds and "HostStep" not in kinds, kinds
     assert isinstance(entry.executable.steps[kinds.index("ScanStep")], cuda_control.ControlStep)
 
+
+
+def test_pad_with_interior_widths_over_a_strided_view():
+    from dprog.ops.shape import pad_p
+    x = np.arange(20, dtype=np.float32).reshape(4, 5)
+    widths = dict(lo=(0, 2), hi=(1, 0), interior=(1, 2))
+
+    def f(x):
+        return pad_p(x.T[::-1].T, np.float32(-7), **widths)   # a strided, reversed view
+    got = np.asarray(dp.jit(f, device="cuda")(x))
+    dp.config.backend = "reference"
+    try:
+        expected = dp.jit(f)(x)
+    finally:
+        dp.config.backend = ""
+    np.testing.assert_array_equal(got, expected)
+    assert (got == -7).any() and got.shape == expected.shape
