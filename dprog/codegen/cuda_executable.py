@@ -16,6 +16,8 @@ from ..ir import Literal, Var
 from ..ops.contract import matmul_p
 from ..ops.fusion import fusion_p
 from ..ops import shape as sh
+from ..ops.misc import cumsum_p
+from ..ops.reduce import argmax_p, argmin_p
 from ..ops.index import gather_p, scatter_add_p
 from . import cuda_control, cuda_driver
 from . import cuda_steps as cs
@@ -144,6 +146,16 @@ class CudaExecutable:
             ins = [self._layout(x) for x in node.inputs]
             out = self._new_layout(node.outs[0])
             self._add(cs.concatenate_step(ins, node.params["axis"], node.outs[0].aval, out.slot), node.outs)
+        elif op in (argmax_p, argmin_p) and node.inputs[0].aval.size > 0:
+            x = self._contiguous(node.inputs[0])
+            out = self._new_layout(node.outs[0])
+            self._add(cs.arg_extreme_step(x, node.params["axis"], op is argmax_p, node.outs[0].aval,
+                                          out.slot), node.outs)
+        elif op is cumsum_p and node.inputs[0].aval.dtype.kind in "iuf":
+            x = self._contiguous(node.inputs[0])
+            out = self._new_layout(node.outs[0])
+            self._add(cs.cumsum_step(x, node.params["axis"], node.params["reverse"], node.outs[0].aval,
+                                     out.slot), node.outs)
         elif op in cuda_control.CONTROL_OPS:  # scan, while, cond: bodies run on the GPU
             ins = [self._contiguous(x) for x in node.inputs]
             outs = [self._new_layout(v) for v in node.outs]

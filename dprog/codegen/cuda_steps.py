@@ -216,6 +216,37 @@ def concatenate_step(layouts, axis, out_aval, out_slot):
     return step
 
 
+def _lines(shape, axis):
+    """(outer, n, inner) of a contiguous array seen along `axis`."""
+    return _size(shape[:axis]), int(shape[axis]), _size(shape[axis + 1:])
+
+
+def arg_extreme_step(x, axis, want_max, out_aval, out_slot):
+    """argmax / argmin along `axis` of a contiguous layout, one thread per result."""
+    from dprog.kernels.cuda_index import arg_extreme_kernel
+    block, _, _, _ = cuda_launch.config()
+    outer, n, inner = _lines(x.shape, axis)
+    total = outer * inner
+    step = Step()
+    step.allocs.append((out_slot, total, out_aval.dtype))
+    args = [Slot(out_slot), Slot(x.slot), x.offset, total, n, inner, bool(want_max)]
+    step.launches.append((_Plain(arg_extreme_kernel), cuda_launch.grid_for(total, block), block, args))
+    return step
+
+
+def cumsum_step(x, axis, reverse, out_aval, out_slot):
+    """cumsum along `axis` of a contiguous layout, one thread per line."""
+    from dprog.kernels.cuda_index import cumulative_sum_kernel
+    block, _, _, _ = cuda_launch.config()
+    outer, n, inner = _lines(x.shape, axis)
+    step = Step()
+    step.allocs.append((out_slot, _size(x.shape), out_aval.dtype))
+    zero = np.dtype(out_aval.dtype).type(0)
+    args = [Slot(out_slot), Slot(x.slot), x.offset, outer * inner, n, inner, bool(reverse), zero]
+    step.launches.append((_Plain(cumulative_sum_kernel), cuda_launch.grid_for(outer * inner, block), block, args))
+    return step
+
+
 def copy_graph(aval):
     """A one-node sub-graph that copies its input: materialises a strided view."""
     x, y = Var(aval), Var(aval)

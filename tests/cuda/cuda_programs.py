@@ -119,6 +119,8 @@ PROGRAMS = [
     ("pad_grad_interior", dp.grad(lambda x: dnp.sum(dnp.pad(x, ((2, 1),)) ** 2 * dnp.arange(9.0))
                                   + dnp.sum(x[1::3] * 3.0)),
      lambda: (f64(6),)),
+    ("argmax_cumsum", lambda x: (dnp.argmax(x * 2.0, axis=1), dnp.argmin(x.T - 1.0, axis=0),
+                                 dnp.cumsum(x + 1.0, axis=0)), lambda: (f32(5, 8),)),
     # Control flow: bodies run as CUDA executables of their own (codegen/cuda_control.py).
     ("scan_grad", dp.grad(_oscillators, argnums=(0, 1)), lambda: (f32(12), np.float32(2.0))),
     ("scan_reverse_f64", lambda xs: dp.scan(lambda c, x: (c * 0.5 + x, c), dnp.zeros(xs.shape[1]), xs, reverse=True),

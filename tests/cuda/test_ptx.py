@@ -196,6 +196,13 @@ def test_index_kernels_compile(dtype):
             assert "atom.global.add" in ptx or "red.global.add" in ptx
     ptx, _ = cuda.compile_ptx(cuda_index.fill, (arr, numba.from_dtype(np.dtype(dtype)), i64), cc=CC)
     assert ".entry" in ptx
+    scalar = numba.from_dtype(np.dtype(dtype))
+    for fn, sig in ((cuda_index.arg_extreme, (idx, arr, i64, i64, i64, i64, numba.boolean)),
+                    (cuda_index.cumulative_sum, (arr, arr, i64, i64, i64, i64, numba.boolean, scalar))):
+        ptx, _ = cuda.compile_ptx(fn, sig, cc=CC)
+        assert ".entry" in ptx
+        if dtype == "float32":
+            assert not f64_instructions(ptx)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int64"])

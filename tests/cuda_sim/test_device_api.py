@@ -114,13 +114,35 @@ def test_gather_scatter_clamp_and_repeats():
 
 
 def test_op_without_kernel_runs_on_host_with_a_warning():
-    f = dp.jit(lambda x: dnp.cumsum(x * 2.0, axis=0) + 1.0, device="cuda")
+    # A cumsum of bools (a running "or") has no CUDA kernel: it runs on the host.
+    from dprog.ops.misc import cumsum_p
+    f = dp.jit(lambda x: cumsum_p(x > 2.0, axis=0, reverse=False), device="cuda")
     x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    cuda_executable._warned.discard("cumsum")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = f(x)
-    np.testing.assert_allclose(np.asarray(out), np.cumsum(x * 2, axis=0) + 1)
-    assert any("no CUDA kernel" in str(w.message) for w in caught) or "cumsum" in cuda_executable._warned
+    np.testing.assert_array_equal(np.asarray(out), np.cumsum(x > 2.0, axis=0, dtype=bool))
+    assert any("no CUDA kernel" in str(w.message) for w in caught)
+    (entry,) = f._cache.values()
+    assert [type(s).__name__ for s in entry.executable.steps].count("HostStep") == 1
+
+
+def test_argmax_argmin_and_cumsum_kernels():
+    x = np.random.default_rng(2).normal(size=(4, 7, 3)).astype(np.float32)
+    x[1, 4, 2] = np.nan
+    x[2, :, 0] = 1.0   # ties: the first index wins
+    f = dp.jit(lambda x: (dnp.argmax(x, axis=1), dnp.argmin(x[:, ::-1], axis=2),
+                          dnp.cumsum(x, axis=1), dnp.cumsum(x.T, axis=0)), device="cuda")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)   # no host steps
+        amax, amin, c1, c0 = (np.asarray(a) for a in f(x))
+    np.testing.assert_array_equal(amax, np.argmax(x, axis=1))
+    np.testing.assert_array_equal(amin, np.argmin(x[:, ::-1], axis=2))
+    np.testing.assert_allclose(c1, np.cumsum(x, axis=1), rtol=1e-6)
+    np.testing.assert_allclose(c0, np.cumsum(x.T, axis=0), rtol=1e-6)
+    g = dp.jit(dp.grad(lambda x: dnp.sum(dnp.cumsum(x, axis=0) ** 2)), device="cuda")  # reverse cumsum
+    np.testing.assert_allclose(np.asarray(g(x[0])), 2 * np.cumsum(np.cumsum(x[0], 0)[::-1], 0)[::-1], rtol=1e-5)
 
 
 def test_bad_device_argument_is_a_dprog_error():
