@@ -119,7 +119,8 @@ class DeviceArray:
             return self._flat.copy_to_host().reshape(self.shape)
         host = self._flat.copy_to_host(stream=stream())
         stream().synchronize()
-        return np.asarray(host).reshape(self.shape)
+        # An empty array's buffer holds one element (CUDA has no empty allocations).
+        return np.asarray(host).reshape(-1)[:self.size].reshape(self.shape)
 
     def __array__(self, dtype=None, copy=None):
         out = self.copy_to_host()

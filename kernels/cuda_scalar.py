@@ -10,7 +10,8 @@ atoms (local names or typed constants), so repeating one in an expansion costs n
 Every expansion is wrapped in `np.<dtype>(...)` and uses typed constants: a float32
 kernel never widens to float64 (in PTX) and the simulator computes in the op's dtype.
 
-Each entry: name -> function(args, dtype_name) -> expression text.
+Each entry: name -> function(args, dtype_name) -> expression text, or (statements,
+expression text) for what needs a loop (int_pow).
 """
 
 
@@ -91,7 +92,28 @@ def _pow(a, dt):
     return f"np.{dt}(math.pow({x}, {y}))"
 
 
+def _int_pow(a, dt):
+    """Integer power by squaring, wrapping on overflow as NumPy does. A loop has no
+    expression form, so this expansion is (statements, expression): the code generator
+    emits the statements first (their ip_* names are reused by every int_pow, each
+    consumed at once). Negative exponents give what kernels/scalar.py int_pow gives."""
+    x, y = a
+    one = _c(dt, 1)
+    lines = [f"ip_b = np.int64({y})",
+             f"ip_base = np.{dt}({x})",
+             f"ip_r = {one}",
+             "while ip_b > 0:",
+             "    if ip_b & 1:",
+             f"        ip_r = np.{dt}(ip_r * ip_base)",
+             f"    ip_base = np.{dt}(ip_base * ip_base)",
+             "    ip_b = ip_b >> 1"]
+    negative = (f"({one} if {x} == 1 else (np.{dt}(1 - 2 * ((-np.int64({y})) % 2)) if {x} == -1 "
+                f"else {_c(dt, 0)}))")
+    return lines, f"({negative} if {y} < 0 else ip_r)"
+
+
 EXPANSIONS = {
+    "sc.int_pow": _int_pow,
     # kernels/scalar.py (sc.*)
     "sc.maximum": _maximum,
     "sc.minimum": _minimum,

@@ -139,7 +139,7 @@ def row_kernel_source(graph, full, k, kinds, block, shuffles, name="kernel"):
                 axis = node.params["axis"]
                 expr = iota_expr(idx[axis] if axis < k else "0", out.aval.dtype)
             else:
-                expr = cuda_expression(node, [atom(x) for x in node.inputs])
+                expr = _spell(w, node, [atom(x) for x in node.inputs])
             name = fresh("r")
             w(f"{name} = {expr}")
             names[out.id] = name
@@ -184,7 +184,7 @@ def row_kernel_source(graph, full, k, kinds, block, shuffles, name="kernel"):
             if node.op is iota_p:
                 expr = iota_expr(idx[node.params["axis"]], out.aval.dtype)
             else:
-                expr = cuda_expression(node, [atom(x) for x in node.inputs])
+                expr = _spell(w, node, [atom(x) for x in node.inputs])
             name = f"v{position[out.id]}"  # by position: the text must not depend on global ids
             w(f"{name} = {expr}")
             names[out.id] = name
@@ -200,6 +200,16 @@ def row_kernel_source(graph, full, k, kinds, block, shuffles, name="kernel"):
                 names[r.outs[0].id] = acc
     emit_row_nodes(plan.n_passes)
     return "\n".join(w.lines) + "\n"
+
+
+def _spell(w, node, args):
+    """The op's CUDA expression, after emitting any statements it needs first."""
+    expr = cuda_expression(node, args)
+    if isinstance(expr, tuple):
+        statements, expr = expr
+        for line in statements:
+            w(line)
+    return expr
 
 
 def _decode(w, var, dims, idx):

@@ -168,6 +168,9 @@ class GroupBody:
                 expr = iota_expr(index_names[node.params["axis"]], out.aval.dtype)
             else:
                 expr = expression(node, [self._atom(x) for x in node.inputs])
+                if isinstance(expr, tuple):  # (statements, expression): see kernels/cuda_scalar.py
+                    statements, expr = expr
+                    self.lines += statements
             self.lines.append(f"{name} = {expr}")
             self.names[out.id] = name
 

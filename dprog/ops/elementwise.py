@@ -225,7 +225,7 @@ copy_p = define("copy", 1, np.copy, partials=[lambda x, y: 1], expr="{0}", accep
 neg_p = define("neg", 1, np.negative, partials=[lambda x, y: -1], expr="(-{0})", accepts="numeric")
 abs_p = define("abs", 1, np.abs, partials=[lambda x, y: _dnp().sign(x)], expr="abs({0})",
                accepts="numeric", doc="d|x|/dx = sign(x), so 0 at 0 (as JAX)")
-sign_p = define("sign", 1, np.sign, expr={"f": "(np.{dt}(1) if {0} > 0 else (np.{dt}(-1) if {0} < 0 else {0}))", "i": "np.{dt}(({0} > 0) - ({0} < 0))"}, accepts="numeric")
+sign_p = define("sign", 1, np.sign, expr={"f": "(np.{dt}(1) if {0} > 0 else (np.{dt}(-1) if {0} < 0 else {0}))", "i": "np.{dt}(np.{dt}({0} > 0) - np.{dt}({0} < 0))"}, accepts="numeric")
 square_p = define("square", 1, np.square, partials=[lambda x, y: 2 * x], expr="({0} * {0})",
                   accepts="numeric")
 sqrt_p = define("sqrt", 1, np.sqrt, partials=[lambda x, y: 0.5 / y], expr="np.sqrt({0})",

@@ -74,7 +74,7 @@ PROGRAMS = [
      lambda: (f32(2, 3, 5),)),
     ("broadcasting", lambda x, b, c: x * b[None, :] + c * x.T.T[::-1] / (1 + b ** 2) - x[:, ::2].sum(),
      lambda: (f32(6, 5), f32(5, seed=2), f32(6, 1, seed=3))),
-    ("integer_ops", lambda i, j: (i % 5) + (i // 3) * j + dnp.maximum(i, j),
+    ("integer_ops", lambda i, j: (i % 5) + (i // 3) * j + dnp.maximum(i, j) + dnp.sign(i) + (i % 4) ** (j - 1) + (i % 3) ** (i % 5),
      lambda: (np.arange(-12, 12, dtype=np.int32).reshape(4, 6), np.full((4, 6), 3, np.int32))),
     ("float64", lambda x: dnp.exp(x) / dnp.sum(dnp.exp(x), axis=0), lambda: (f64(7, 3),)),
     ("sum_all", lambda x: dnp.sum(x * x), lambda: (f32(11, 13),)),
