@@ -127,13 +127,18 @@ def correctness():
     return {"programs": results, "passed": sum(r["ok"] for r in results.values()), "total": len(results)}
 
 
-def pytest_on_gpu():
+def pytest_on_gpu(paths, stop_at_first=True):
+    """Run test files on the GPU (DPROG_CUDA_TESTS_ON_GPU=1 collects tests/cuda_sim)."""
     env = dict(os.environ, DPROG_CUDA_TESTS_ON_GPU="1",
                PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
     env.pop("NUMBA_ENABLE_CUDASIM", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/cuda_sim", "tests/cuda/test_ptx.py",
-                           "-o", "addopts=", "-q", "-x", "-p", "no:cacheprovider"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=max(30, left() - 5))
+    args = [sys.executable, "-m", "pytest", *paths, "-o", "addopts=", "-q", "-p", "no:cacheprovider"]
+    try:
+        proc = subprocess.run(args + (["-x"] if stop_at_first else []), cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=max(30, left() - 5))
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        return {"returncode": None, "timed_out": True, "tail": out[-3000:]}
     return {"returncode": proc.returncode, "tail": (proc.stdout + proc.stderr)[-3000:]}
 
 
@@ -382,7 +387,11 @@ def markdown(summary):
         if not r.get("ok"):
             lines.append(f"- FAIL {name}: {str(r.get('error', r.get('max_abs_err')))[:300]}")
     pt = summary.get("pytest_on_gpu", {})
-    lines += ["", f"tests/cuda_sim + tests/cuda/test_ptx.py on the GPU: returncode {pt.get('returncode')}", ""]
+    lines += ["", f"tests/cuda_sim + tests/cuda/test_ptx.py on the GPU: returncode {pt.get('returncode')}"]
+    reg = summary.get("registry_ops_on_gpu", {})
+    last = (reg.get("tail") or "").strip().splitlines()[-1:]
+    lines += [f"tests/cuda_sim/test_registry_ops.py on the GPU: returncode "
+              f"{reg.get('returncode', reg.get('skipped'))} {last}", ""]
     copy = summary.get("d2d_copy", {}).get("best_GB_per_s")
     lines.append(f"Device-to-device copy: {copy} GB/s (read + write)")
     lines += ["", "| workload | mode | dprog | jax | torch | dprog/jax |", "|---|---|---|---|---|---|"]
@@ -437,7 +446,12 @@ def main():
     if not SIM:
         run("mlp_step", lambda: bench_mlp(peers), need_s=30)
         run("profile", profile_calls, need_s=30)
-        run("pytest_on_gpu", pytest_on_gpu, need_s=60)
+        run("pytest_on_gpu", lambda: pytest_on_gpu(["tests/cuda_sim", "--ignore=tests/cuda_sim/test_registry_ops.py",
+                                                     "tests/cuda/test_ptx.py"]), need_s=60)
+        # Every registry op on the GPU (~340 small programs, each compiled): last, as
+        # time allows.
+        run("registry_ops_on_gpu", lambda: pytest_on_gpu(["tests/cuda_sim/test_registry_ops.py"],
+                                                         stop_at_first=False), need_s=40)
     print(markdown(summary))
 
 
