@@ -447,10 +447,12 @@ def main():
         run("mlp_step", lambda: bench_mlp(peers), need_s=30)
         run("profile", profile_calls, need_s=30)
         run("pytest_on_gpu", lambda: pytest_on_gpu(["tests/cuda_sim", "--ignore=tests/cuda_sim/test_registry_ops.py",
+                                                     "--ignore=tests/cuda_sim/test_dnp_on_cuda.py",
                                                      "tests/cuda/test_ptx.py"]), need_s=60)
         # Every registry op on the GPU (~340 small programs, each compiled): last, as
         # time allows.
-        run("registry_ops_on_gpu", lambda: pytest_on_gpu(["tests/cuda_sim/test_registry_ops.py"],
+        run("registry_ops_on_gpu", lambda: pytest_on_gpu(["tests/cuda_sim/test_registry_ops.py",
+                                                          "tests/cuda_sim/test_dnp_on_cuda.py"],
                                                          stop_at_first=False), need_s=40)
     print(markdown(summary))
 
