@@ -69,7 +69,7 @@ def test_temporaries_come_from_the_pool(monkeypatch):
 
 
 def test_multi_chunk_reduction_uses_atomic_combine():
-    # One row: 300 cols are two chunks for the simulator's 2 blocks of 32 threads; on a
+    # One row: 300 cols are two chunks for the simulator's 2 blocks of 8 threads; on a
     # GPU, a row must be longer than a warp-per-row kernel takes to be split.
     from dprog.codegen.cuda_kernel import WARP_ROW_MAX_COLS
     cols = 300 if cuda_executable.device.simulating() else 4 * WARP_ROW_MAX_COLS
