@@ -162,21 +162,8 @@ def row_kernel_source(graph, full, k, name="kernel"):
         return f"{prefix}{counter[0]}"
 
     def emit_row_nodes(gap):
-        for node in graph.nodes:
-            out = node.outs[0]
-            if plan.level[out.id] != "row" or node.op.kind is Kind.REDUCTION or plan.ready[out.id] != gap:
-                continue
-            if node.op.kind is Kind.MOVEMENT:
-                names[out.id] = atom(node.inputs[0])
-                continue
-            if node.op is iota_p:
-                axis = node.params["axis"]
-                expr = iota_expr(idx[axis] if axis < k else "0", out.aval.dtype)
-            else:
-                expr = op_expression(node, [atom(x) for x in node.inputs], scalar=True)
-            name = fresh("r")
-            emit(f"{name} = {expr}")
-            names[out.id] = name
+        emit_row_values(plan, gap, names, atom, idx, emit, fresh,
+                        lambda node, args: op_expression(node, args, scalar=True))
         for v in graph.outvars:
             if plan.level[v.id] == "row" and plan.ready[v.id] == gap:
                 target = f"{out_of[v.id]}[{row_index(v.aval.ndim)}]"
@@ -251,6 +238,29 @@ def row_kernel_source(graph, full, k, name="kernel"):
             names[r.outs[0].id] = acc
     emit_row_nodes(plan.n_passes)
     return "\n".join(lines) + "\n"
+
+
+def emit_row_values(plan, gap, names, atom, idx, emit, fresh, spell):
+    """Emit the row values that become available at `gap` (in the gap before pass
+    `gap`), one scalar per row, and record their names; views of row values reuse their
+    source's name. `spell(node, args)` is the backend's expression for an op. (Shared by
+    the CPU and CUDA row kernels.)"""
+    k = plan.k
+    for node in plan.graph.nodes:
+        out = node.outs[0]
+        if plan.level[out.id] != "row" or node.op.kind is Kind.REDUCTION or plan.ready[out.id] != gap:
+            continue
+        if node.op.kind is Kind.MOVEMENT:
+            names[out.id] = atom(node.inputs[0])
+            continue
+        if node.op is iota_p:
+            axis = node.params["axis"]
+            expr = iota_expr(idx[axis] if axis < k else "0", out.aval.dtype)
+        else:
+            expr = spell(node, [atom(x) for x in node.inputs])
+        name = fresh("r")
+        emit(f"{name} = {expr}")
+        names[out.id] = name
 
 
 CACHE_LINE = 64

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from .. import device
-from ..ir import Literal, Var
+from ..ir import Literal
 from ..ops.contract import matmul_p
 from ..ops.fusion import fusion_p
 from ..ops import shape as sh
@@ -21,7 +21,7 @@ from ..ops.reduce import argmax_p, argmin_p
 from ..ops.index import gather_p, scatter_add_p
 from . import cuda_control, cuda_driver
 from . import cuda_steps as cs
-from .cuda_layout import VIEW_OPS, Layout, collapse, fresh, view
+from .cuda_layout import VIEW_OPS, collapse, fresh, view
 
 
 class DevicePool:

@@ -256,6 +256,14 @@ def _rows_kernel(w, graph, shape, layouts, block, shuffles, reduce_of, kept, red
         w(f"{accs[v.id]} = {typed_constant(node.op.identity(v.aval.dtype), v.aval.dtype)}")
     w(f"for col in range(chunk * {block} + tid, cols, chunks * {block}):")
     w.depth += 1
+    _row_element(w, graph, shape, layouts, reduce_of, kept, red_axes, sizes, outs, accs)
+    w.depth -= 1
+    _block_tree(w, red_vars, reduce_of, accs, block, shuffles)
+    w.depth -= 1
+
+
+def _row_element(w, graph, shape, layouts, reduce_of, kept, red_axes, sizes, outs, accs):
+    """One element of a rows kernel: its index from (row, col), then the group's body."""
     _decode(w, "row", kept, sizes)
     _decode(w, "col", red_axes, sizes)
     if "flat" in layouts or any(v.id not in reduce_of for v in graph.outvars):
@@ -264,9 +272,6 @@ def _rows_kernel(w, graph, shape, layouts, block, shuffles, reduce_of, kept, red
             flat = f"({flat}) * n{d} + i{d}"
         w(f"flat = {flat}")
     _body(w, graph, layouts, len(shape), reduce_of, outs, accs)
-    w.depth -= 1
-    _block_tree(w, red_vars, reduce_of, accs, block, shuffles)
-    w.depth -= 1
 
 
 WARP_ROW_MAX_COLS = 4096
@@ -295,14 +300,7 @@ def _warp_rows_kernel(w, graph, shape, layouts, block, reduce_of, kept, red_axes
         w(f"{accs[v.id]} = {typed_constant(node.op.identity(v.aval.dtype), v.aval.dtype)}")
     w("for col in range(lane, cols, 32):")
     w.depth += 1
-    _decode(w, "row", kept, sizes)
-    _decode(w, "col", red_axes, sizes)
-    if "flat" in layouts or any(v.id not in reduce_of for v in graph.outvars):
-        flat = "0"
-        for d in range(len(shape)):
-            flat = f"({flat}) * n{d} + i{d}"
-        w(f"flat = {flat}")
-    _body(w, graph, layouts, len(shape), reduce_of, outs, accs)
+    _row_element(w, graph, shape, layouts, reduce_of, kept, red_axes, sizes, outs, accs)
     w.depth -= 1
     for k, (v, out) in enumerate(red_vars):
         name = reduce_of[v.id].op.name

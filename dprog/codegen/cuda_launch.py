@@ -56,25 +56,20 @@ class _GuardedKernel:
         if self.checked:
             self.kernel[grid, block, stream](*args)
             return
-        try:
-            self.kernel[grid, block, stream](*args)
-        except Exception as e:
-            if not any("caching" in f.filename for f in _frames(e)):
-                raise
-            import warnings
-            warnings.warn(f"dprog: corrupt CUDA kernel cache entry for {self.module.__name__} "
-                          f"({type(e).__name__}: {e}); recompiling in memory", RuntimeWarning)
-            fresh = module_cache._load_in_memory(self.module.__name__ + "_mem", self.module.__dprog_source__)
-            self.kernel = fresh.kernel
-            self.kernel[grid, block, stream](*args)
+        self._guarded(lambda: self.kernel[grid, block, stream](*args))
         self.checked = True
 
     def prepare(self, params, grid, block):
         """A cuda_driver.Launch of this kernel (compiled for `params`' types now), with
         the same recovery from a corrupt disk cache entry as `launch`."""
         from . import cuda_driver
+        return self._guarded(lambda: cuda_driver.Launch(self.kernel, params, grid, block))
+
+    def _guarded(self, action):
+        """action(), run once more on a kernel recompiled in memory if loading this one
+        from the disk cache failed."""
         try:
-            return cuda_driver.Launch(self.kernel, params, grid, block)
+            return action()
         except Exception as e:
             if not any("caching" in f.filename for f in _frames(e)):
                 raise
@@ -83,7 +78,7 @@ class _GuardedKernel:
                           f"({type(e).__name__}: {e}); recompiling in memory", RuntimeWarning)
             fresh = module_cache._load_in_memory(self.module.__name__ + "_mem", self.module.__dprog_source__)
             self.kernel = fresh.kernel
-            return cuda_driver.Launch(self.kernel, params, grid, block)
+            return action()
 
 
 def _frames(exc):

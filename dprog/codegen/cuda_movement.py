@@ -7,15 +7,19 @@ padding value) behind it. Every operand arrives as a flat buffer, an offset and 
 stride per dim, so strided views need no copy. The source depends only on the rank (and
 for concatenate the axis and operand count): sizes, widths and strides are arguments.
 """
-from .cuda_kernel import _Writer
+from .cuda_kernel import _decode, _Writer
 
 
-def _decode(w, ndim):
-    w("rem = flat")
-    for d in reversed(range(1, ndim)):
-        w(f"i{d} = rem % n{d}")
-        w(f"rem = rem // n{d}")
-    w("i0 = rem")
+def _output_loop(name, params, ndim):
+    """A kernel's header and its grid-stride loop over the output, with the output
+    index i0.. decoded from `flat`."""
+    w = _Writer()
+    w(f"@cuda.jit(cache=True)\ndef {name}({', '.join(params)}):")
+    w.depth = 1
+    w("for flat in range(cuda.grid(1), total, cuda.gridsize(1)):")
+    w.depth += 1
+    _decode(w, "flat", list(range(ndim)), [f"n{d}" for d in range(ndim)])
+    return w
 
 
 def pad_source(ndim, name="kernel"):
@@ -24,12 +28,7 @@ def pad_source(ndim, name="kernel"):
     x, x_off, v, v_off, then (lo, step, m, s) per dim."""
     dims = [f"lo{d}, step{d}, m{d}, s{d}" for d in range(ndim)]
     sizes = [f"n{d}" for d in range(ndim)]
-    w = _Writer()
-    w(f"@cuda.jit(cache=True)\ndef {name}({', '.join(['total'] + sizes + ['out', 'x', 'x_off', 'v', 'v_off'] + dims)}):")
-    w.depth = 1
-    w("for flat in range(cuda.grid(1), total, cuda.gridsize(1)):")
-    w.depth += 1
-    _decode(w, ndim)
+    w = _output_loop(name, ['total'] + sizes + ['out', 'x', 'x_off', 'v', 'v_off'] + dims, ndim)
     w("inside = True")
     w("src = x_off")
     for d in range(ndim):
@@ -53,12 +52,7 @@ def concatenate_source(ndim, axis, count, name="kernel"):
     for k in range(count):
         operands += [f"x{k}", f"off{k}"] + [f"s{k}_{d}" for d in range(ndim)]
     starts = [f"b{k}" for k in range(1, count)]
-    w = _Writer()
-    w(f"@cuda.jit(cache=True)\ndef {name}({', '.join(['total'] + sizes + ['out'] + operands + starts)}):")
-    w.depth = 1
-    w("for flat in range(cuda.grid(1), total, cuda.gridsize(1)):")
-    w.depth += 1
-    _decode(w, ndim)
+    w = _output_loop(name, ['total'] + sizes + ['out'] + operands + starts, ndim)
     for k in range(count):
         start = f"b{k}" if k else "0"
         index = " + ".join(f"{f'(i{d} - {start})' if d == axis and k else f'i{d}'} * s{k}_{d}" for d in range(ndim))

@@ -29,8 +29,8 @@ import numpy as np
 from ..ir import Literal
 from ..ops.misc import iota_p
 from ..ops.record import Kind
-from .cpu_row_kernel import _Plan, _full_closure
-from .cuda_kernel import _Writer, combine_expr, cuda_expression, numba_type
+from .cpu_row_kernel import _Plan, _full_closure, emit_row_values
+from .cuda_kernel import _decode, _Writer, combine_expr, cuda_expression, numba_type
 from .expressions import iota_expr, typed_constant
 
 MAX_ROW_ELEMENTS = 8192
@@ -98,7 +98,8 @@ def row_kernel_source(graph, full, k, kinds, block, shuffles, name="kernel"):
     w("tid = cuda.threadIdx.x")
     w("for row in range(cuda.blockIdx.x, rows, cuda.gridDim.x):")
     w.depth += 1
-    _decode(w, "row", list(range(k)), idx)
+    sizes = [f"n{d}" for d in range(n)]
+    _decode(w, "row", list(range(k)), sizes)
 
     names = {}
     for j, (v, kind) in enumerate(zip(graph.invars, kinds)):
@@ -128,21 +129,7 @@ def row_kernel_source(graph, full, k, kinds, block, shuffles, name="kernel"):
         return f"{prefix}{counter[0]}"
 
     def emit_row_nodes(gap):
-        for node in graph.nodes:
-            out = node.outs[0]
-            if plan.level[out.id] != "row" or node.op.kind is Kind.REDUCTION or plan.ready[out.id] != gap:
-                continue
-            if node.op.kind is Kind.MOVEMENT:
-                names[out.id] = atom(node.inputs[0])
-                continue
-            if node.op is iota_p:
-                axis = node.params["axis"]
-                expr = iota_expr(idx[axis] if axis < k else "0", out.aval.dtype)
-            else:
-                expr = _spell(w, node, [atom(x) for x in node.inputs])
-            name = fresh("r")
-            w(f"{name} = {expr}")
-            names[out.id] = name
+        emit_row_values(plan, gap, names, atom, idx, w, fresh, lambda node, args: _spell(w, node, args))
         stores = [v for v in graph.outvars if plan.level[v.id] == "row" and plan.ready[v.id] == gap]
         if stores:
             w("if tid == 0:")
@@ -162,7 +149,7 @@ def row_kernel_source(graph, full, k, kinds, block, shuffles, name="kernel"):
             w(f"{acc} = {typed_constant(r.op.identity(r.outs[0].aval.dtype), r.outs[0].aval.dtype)}")
         w(f"for col in range(tid, cols, {block}):")
         w.depth += 1
-        _decode(w, "col", list(range(k, n)), idx)
+        _decode(w, "col", list(range(k, n)), sizes)
         w("flat = row * cols + col")
         for v in graph.invars:
             if v.id in needed and v.id in full_inputs:
@@ -210,17 +197,6 @@ def _spell(w, node, args):
         for line in statements:
             w(line)
     return expr
-
-
-def _decode(w, var, dims, idx):
-    """idx[d] for each of `dims` (C order) from the flat counter `var`."""
-    if not dims:
-        return
-    w(f"rem = {var}")
-    for d in reversed(dims[1:]):
-        w(f"{idx[d]} = rem % n{d}")
-        w(f"rem = rem // n{d}")
-    w(f"{idx[dims[0]]} = rem")
 
 
 def _block_reduce(w, items, block, shuffles):
