@@ -97,16 +97,16 @@ def column_major(rows, cols, row_stride, col_stride):
 
 class Gemm:
     """C[b] = A[b] @ B[b] for the matmul kernel's parameter list, through cuBLAS."""
-    __slots__ = ("fn", "ops", "dims", "lds", "strides", "slots", "offsets", "alpha", "beta",
-                 "batch", "itemsize", "reads")
+    __slots__ = ("fn", "ops", "dims", "lds", "strides", "slots", "offsets", "scalars", "alpha", "beta",
+                 "batch", "itemsize")
 
     def __init__(self, fn, ops, dims, lds, strides, slots, offsets, dtype, batch):
         self.fn, self.ops, self.dims, self.lds, self.strides = fn, ops, dims, lds, strides
         self.slots, self.offsets, self.batch = slots, offsets, batch
         scalar = ctypes.c_float if dtype == np.float32 else ctypes.c_double
-        self.alpha, self.beta = scalar(1.0), scalar(0.0)
+        self.scalars = (scalar(1.0), scalar(0.0))          # kept alive for the pointers below
+        self.alpha, self.beta = (ctypes.byref(x) for x in self.scalars)
         self.itemsize = np.dtype(dtype).itemsize
-        self.reads = [slots[1], slots[2]]
 
     def run(self, env, stream):
         c, a, b = (env[s].ptr for s in self.slots)
@@ -116,9 +116,9 @@ class Gemm:
         ld_b, ld_a = self.lds
         s_b, s_a = self.strides
         size = self.itemsize
-        _check(self.fn(_handle(), op_b, op_a, n, m, k, ctypes.byref(self.alpha),
+        _check(self.fn(_handle(), op_b, op_a, n, m, k, self.alpha,
                        b + b_off * size, ld_b, s_b, a + a_off * size, ld_a, s_a,
-                       ctypes.byref(self.beta), c, n, m * n, self.batch), "gemm")
+                       self.beta, c, n, m * n, self.batch), "gemm")
 
 
 def gemm_launch(params):

@@ -17,6 +17,7 @@ from .. import device
 from ..ops.control_cond import cond_p
 from ..ops.control_loops import scan_p, while_p
 from . import cuda_driver
+from .cuda_steps import _size
 
 CONTROL_OPS = (scan_p, while_p, cond_p)
 
@@ -35,12 +36,10 @@ def sub_executable(graph):
 
 def view_buffer(buf, offset, size, dtype):
     """`size` elements of `buf` from element `offset`, without a copy."""
-    if isinstance(buf, cuda_driver.RawBuffer):
-        if offset == 0 and size == buf.size:
-            return buf
-        return cuda_driver.RawBuffer(buf.ptr + offset * buf.dtype.itemsize, size, dtype, owner=buf)
     if offset == 0 and size == buf.size:
         return buf
+    if isinstance(buf, cuda_driver.RawBuffer):
+        return cuda_driver.RawBuffer(buf.ptr + offset * buf.dtype.itemsize, size, dtype, owner=buf)
     return buf[offset:offset + size]  # a Numba device array view (the simulator)
 
 
@@ -53,10 +52,6 @@ def copy_into(dst, offset, src, size, stream):
         cuda_driver.copy_pointers(dst.ptr + offset * itemsize, src.ptr, size * itemsize)
     else:
         dst[offset:offset + size].copy_to_device(src[:size], stream=stream)
-
-
-def _size(shape):
-    return int(np.prod(shape, dtype=np.int64))
 
 
 class _Operand:

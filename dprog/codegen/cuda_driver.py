@@ -204,7 +204,7 @@ class Param:
 
 
 _SCALAR_FORMAT = {"int64": "<q", "int32": "<i", "uint64": "<Q", "float64": "<d", "float32": "<f",
-                  "bool": "<?", "boolean": "<?", "int8": "<b", "uint8": "<B"}
+                  "bool": "<?", "int8": "<b", "uint8": "<B"}
 
 
 def pack_params(params):
@@ -255,7 +255,7 @@ def scalar_param(value):
 class Launch:
     """One kernel launch with its parameter block prepared: per call, write the buffers'
     addresses and call cuLaunchKernel."""
-    __slots__ = ("handle", "grid", "block", "words", "pointers", "fixups", "reads")
+    __slots__ = ("launch", "handle", "grid", "block", "words", "pointers", "fixups")
 
     def __init__(self, dispatcher, params, grid, block):
         sig = numba_signature(params)
@@ -270,15 +270,15 @@ class Launch:
         base = ctypes.addressof(self.words)
         self.pointers = (ctypes.c_void_p * max(len(values), 1))(*[base + 8 * i for i in range(len(values))])
         self.fixups = tuple(fixups)
-        self.reads = [slot for _, slot in fixups]
+        self.launch = _library().cuLaunchKernel
 
     def run(self, env, stream):
         words = self.words
         for i, slot in self.fixups:
             words[i] = env[slot].ptr
         bx, by, bz = self.block
-        _check(_library().cuLaunchKernel(self.handle, self.grid, 1, 1, bx, by, bz, 0, stream,
-                                         self.pointers, None), "cuLaunchKernel")
+        _check(self.launch(self.handle, self.grid, 1, 1, bx, by, bz, 0, stream, self.pointers, None),
+               "cuLaunchKernel")
 
 
 def _fit_grid(cufunc, grid, threads):

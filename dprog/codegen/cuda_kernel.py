@@ -305,9 +305,7 @@ def _warp_rows_kernel(w, graph, shape, layouts, block, reduce_of, kept, red_axes
     for k, (v, out) in enumerate(red_vars):
         name = reduce_of[v.id].op.name
         w(f"r{k} = {accs[v.id]}")
-        for offset in (16, 8, 4, 2, 1):
-            w(f"o{k} = cuda.shfl_down_sync(0xffffffff, r{k}, {offset})")
-            w(f"r{k} = " + combine_expr(name, f"r{k}", f"o{k}", v.aval.dtype))
+        warp_combine(w, name, v.aval.dtype, f"r{k}", f"o{k}")
     w("if lane == 0:")
     w.depth += 1
     for k, (v, out) in enumerate(red_vars):
@@ -315,34 +313,47 @@ def _warp_rows_kernel(w, graph, shape, layouts, block, reduce_of, kept, red_axes
     w.depth -= 2
 
 
-def _block_tree(w, red_vars, reduce_of, accs, block, shuffles):
-    for k, (v, _) in enumerate(red_vars):
-        w(f"sh{k}[tid] = {accs[v.id]}")
-    w("cuda.syncthreads()")
-    # Shared-memory tree down to one warp (hardware) or one value (simulator, which has
-    # no warp shuffles); the loop bound is uniform, so every thread reaches syncthreads.
-    shuffle_ok = all(np.dtype(v.aval.dtype).kind != "b" for v, _ in red_vars)
+def warp_combine(w, reduce_name, dtype, value, tmp):
+    """`value` combined over the 32 lanes of a warp (lane 0 ends with the result): five
+    shuffles down."""
+    for offset in (16, 8, 4, 2, 1):
+        w(f"{tmp} = cuda.shfl_down_sync(0xffffffff, {value}, {offset})")
+        w(f"{value} = " + combine_expr(reduce_name, value, tmp, dtype))
+
+
+def tree_to_warp(w, items, block, shuffles):
+    """The shared-memory part of a block reduction. items: (reduce name, dtype, shared
+    array, this thread's value). Stores every value, then halves the block in a tree down
+    to one warp (hardware; the warp finishes with warp_combine) or to one value (the
+    simulator, which has no shuffles, and bool values, which do not shuffle). Returns
+    the number of values left: 32 or 1. The loop bound is uniform, so every thread
+    reaches each syncthreads."""
+    shuffle_ok = all(np.dtype(dtype).kind != "b" for _, dtype, _, _ in items)
     warp = 32 if shuffles and shuffle_ok and block >= 32 else 1
+    for _, _, sh, value in items:
+        w(f"{sh}[tid] = {value}")
+    w("cuda.syncthreads()")
     w(f"s = {block // 2}")
     w(f"while s >= {warp}:")
-    w.depth += 1
-    w("if tid < s:")
-    w.depth += 1
-    for k, (v, _) in enumerate(red_vars):
-        w(f"sh{k}[tid] = " + combine_expr(reduce_of[v.id].op.name, f"sh{k}[tid]", f"sh{k}[tid + s]", v.aval.dtype))
-    w.depth -= 1
-    w("cuda.syncthreads()")
-    w("s = s // 2")
-    w.depth -= 1
+    w("    if tid < s:")
+    for name, dtype, sh, _ in items:
+        w(f"        {sh}[tid] = " + combine_expr(name, f"{sh}[tid]", f"{sh}[tid + s]", dtype))
+    w("    cuda.syncthreads()")
+    w("    s = s // 2")
+    return warp
+
+
+def _block_tree(w, red_vars, reduce_of, accs, block, shuffles):
+    """Combine the block's partials and store each row's (or chunk's) result."""
+    items = [(reduce_of[v.id].op.name, v.aval.dtype, f"sh{k}", accs[v.id]) for k, (v, _) in enumerate(red_vars)]
+    warp = tree_to_warp(w, items, block, shuffles)
     w(f"if tid < {warp}:")
     w.depth += 1
     for k, (v, out) in enumerate(red_vars):
         name = reduce_of[v.id].op.name
         w(f"r{k} = sh{k}[tid]")
         if warp == 32:
-            for offset in (16, 8, 4, 2, 1):
-                w(f"o{k} = cuda.shfl_down_sync(0xffffffff, r{k}, {offset})")
-                w(f"r{k} = " + combine_expr(name, f"r{k}", f"o{k}", v.aval.dtype))
+            warp_combine(w, name, v.aval.dtype, f"r{k}", f"o{k}")
         w("if tid == 0:")
         w.depth += 1
         if atomics_supported(v.aval.dtype, name):

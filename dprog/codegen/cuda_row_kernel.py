@@ -24,13 +24,12 @@ pass wrote to an output are read back; all others are recomputed (no stash: arit
 is cheap on a GPU). Rows are at most MAX_ROW_ELEMENTS long (a block per row); reductions
 over the outer dims are not merged on CUDA (fuse_rows Limits).
 """
-import numpy as np
-
 from ..ir import Literal
 from ..ops.misc import iota_p
 from ..ops.record import Kind
 from .cpu_row_kernel import _Plan, _full_closure, emit_row_values
-from .cuda_kernel import _decode, _Writer, combine_expr, cuda_expression, numba_type
+from .cuda_kernel import (_decode, _Writer, combine_expr, cuda_expression, numba_type, tree_to_warp,
+                          warp_combine)
 from .expressions import iota_expr, typed_constant
 
 MAX_ROW_ELEMENTS = 8192
@@ -201,28 +200,16 @@ def _spell(w, node, args):
 
 def _block_reduce(w, items, block, shuffles):
     """Combine each thread's `acc` over the block and give the result to every thread (in
-    `acc`): a shared-memory tree down to one warp, five shuffles on hardware (not for bool
-    values), and the result read back from shared memory."""
-    shuffle_ok = shuffles and all(np.dtype(r.outs[0].aval.dtype).kind != "b" for r, _, _ in items)
-    warp = 32 if shuffle_ok and block >= 32 else 1
-    for _, acc, sh in items:
-        w(f"{sh}[tid] = {acc}")
-    w("cuda.syncthreads()")
-    w(f"s = {block // 2}")
-    w(f"while s >= {warp}:")
-    w("    if tid < s:")
-    for r, _, sh in items:
-        w(f"        {sh}[tid] = " + combine_expr(r.op.name, f"{sh}[tid]", f"{sh}[tid + s]", r.outs[0].aval.dtype))
-    w("    cuda.syncthreads()")
-    w("    s = s // 2")
+    `acc`): cuda_kernel's shared-memory tree and warp shuffles, then the result read
+    back from shared memory."""
+    warp = tree_to_warp(w, [(r.op.name, r.outs[0].aval.dtype, sh, acc) for r, acc, sh in items],
+                        block, shuffles)
     if warp == 32:
         w("if tid < 32:")
         w.depth += 1
         for r, acc, sh in items:
             w(f"{acc} = {sh}[tid]")
-            for offset in (16, 8, 4, 2, 1):
-                w(f"o = cuda.shfl_down_sync(0xffffffff, {acc}, {offset})")
-                w(f"{acc} = " + combine_expr(r.op.name, acc, "o", r.outs[0].aval.dtype))
+            warp_combine(w, r.op.name, r.outs[0].aval.dtype, acc, "o")
             w("if tid == 0:")
             w(f"    {sh}[0] = {acc}")
         w.depth -= 1
