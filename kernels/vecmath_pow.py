@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .vecmath_bits import Consts, f2i, fma, i2f, jit, make_poly, scale_magic
+from .vecmath_bits import Consts, f2i, fma, frexp_sqrt2, i2f, jit, make_poly, scale_magic
 
 
 def build(F):
@@ -164,83 +164,101 @@ def _build_pow_finish(K):
     return finish
 
 
-# float32 pow, computed in float64: log2 from a 16-entry table and a short polynomial,
-# then exp2 of y*log2|x| (the design of musl's and ARM's powf, written anew here).
-# The interval [POW32_OFF, 2*POW32_OFF) of the reduced |x| is cut into 16 pieces by the
-# top 4 bits of the float64 mantissa counted from POW32_OFF's bits: piece i has centre
-# c_i (c = 1 for the piece holding 1.0, so that log2 is accurate near 1), with
-# INVC = 1/c_i rounded and LOGC = -log2(INVC) (mpmath, 50 digits).
-POW32_OFF = 0.69921875
-POW32_INVC = (1.3989071038251366, 1.3403141361256545, 1.2864321608040201, 1.2367149758454106,
-              1.1906976744186046, 1.147982062780269, 1.1082251082251082, 1.0711297071129706,
-              1.0364372469635628, 1.0, 0.9481481481481482, 0.8951048951048951,
-              0.847682119205298, 0.8050314465408805, 0.7664670658682635, 0.7314285714285714)
-POW32_LOGC = (-0.4843001617159575, -0.4225711719642514, -0.3633753794563512,
-              -0.3065130425006747, -0.2518071504105397, -0.19910010007969525,
-              -0.14825095858394247, -0.09913319201925132, -0.05163276841532236, 0.0,
-              0.07681559705083084, 0.1598713367783894, 0.2384047393250789,
-              0.3128829552843553, 0.38370429247405213, 0.4512111118323288)
-# log2(1+r)/r on |r| <= 0.02963 (mpmath.chebyfit, rel. error of log2(1+r): 2^-38.3)
-POW32_LOG2 = (-0.24068684192562564, 0.28881062329273527, -0.36067368195992633,
-              0.4808982575228639, -0.721347520448299, 1.442695040893326)
-# 2^r on [-1/2, 1/2] (mpmath.chebyfit, rel. error 2^-28.6)
-POW32_EXP2 = (0.0001546144469856913, 0.0013400428177615838, 0.009618056678524637,
-              0.05550327226670302, 0.24022650922288757, 0.6931472067028326, 1.0)
+# float32 pow in float32 arithmetic (16 lanes per 512-bit vector), no tables.
+# log2: |x| = 2^e * m, m in [sqrt(1/2), sqrt(2)), s = (m-1)/(m+1) as sh + sl (one
+# division; sl from the exact remainder, and 1/(m+1) = (1-s)/2), then
+# log2(m) = C*s + (C/3)*s^3 + s^5*R(s^2), C = 2/ln2, with C*s and (C/3)*s^3 as exact
+# double-word products (FMA) and C, C/3 each split in two floats.
+# (log2((1+s)/(1-s)) - C*s - C*s^3/3) / s^5 as a polynomial in z = s^2 on [0, 0.02944]
+# (mpmath.chebyfit, 50 digits, 4 nodes; with the float32 coefficients the tail errs by
+# 2^-36.8 relative to C*s)
+POW32_R = (0.27584985334650425, 0.32034700155023904, 0.41220007270570375,
+           0.5770780149840546)
+# (2^r - 1 - r*ln2) / r^2 on |r| <= 0.5002 (mpmath.chebyfit, 50 digits, 6 nodes; with
+# the float32 coefficients 2^r errs by 2^-30.7 relative)
+POW32_P = (1.5290979165437358e-05, 0.0001545320271879925, 0.0013333522250187197,
+           0.009618082482680665, 0.05550410871472039, 0.24022650760723566)
+
+
+def _split32(v):
+    """Decimal v as float32 hi + lo (hi + lo within 2^-48 of v)."""
+    hi = float(np.float32(float(v)))
+    return np.float32(hi), np.float32(float(v - Decimal(hi)))
 
 
 def _build_pow32(K):
-    """float32 pow with float64 inside. The float64 steps are exact enough that the one
-    rounding to float32 at the end dominates: log2 errs by 2^-38 relative, so y*log2|x|
-    (|y*log2|x|| <= 200 where the result is finite and not 0) by < 2^-30 absolute, and
-    exp2 by 2^-28.6 relative, ~0.03 ulp of float32 together. float32 denormal inputs are
-    normal in float64, and float64 -> float32 rounds overflow to inf and tiny results to
-    float32 denormals once. The branch-free special cases are those of the float64
-    pow (_build_pow64). Against the double-word float32 code it replaced: max error 0.91 ->
-    0.53 ulp at the same speed (2.0-2.4 against 2.2 ns per element in cache, one thread);
-    NumPy's SVML loop takes 0.9 ns, so this is still ~2x slower than NumPy. The loop
-    runs 8 lanes wide (the widest type is float64) with two table gathers per vector."""
+    """float32 pow in float32 arithmetic, branch-free and table-free, so the loop runs
+    16 lanes wide. Error budget (absolute, in t = y*log2|x|, which must be good to about
+    2^-27 while |t| <= 150, the range of finite nonzero float32 results): log2|x| as
+    hi + lo is within ~2^-35 relative (the polynomial tail; everything else is exact
+    or 2^-47), so t errs by < 2^-27.5; exp2: t = k + r with r = (t_hi - k) + t_lo,
+    2^r = 1 + q, q = r*ln2 + r^2*P(r) with the large r*ln2 term taken from the exact
+    t_hi - k and t_lo separately, so that before the final rounding of 1 + q the errors
+    are about 2^-26 absolute (0.3-0.45 ulp at most). Results below 2^-126 are rounded
+    twice (1 + q, then the scaling into the denormal range)."""
     F = K.F
-    ZERO, ONE, INF = F(0), F(1), K.INF
+    ZERO, ONE, HALF, INF = F(0), F(1), F(0.5), K.INF
     finish = _build_pow_finish(K)
-    D = np.float64
-    INVC = np.array(POW32_INVC, D)
-    LOGC = np.array(POW32_LOGC, D)
-    log2p = make_poly(POW32_LOG2, D)
-    exp2p = make_poly(POW32_EXP2, D)
-    OFF_BITS = int(np.array(POW32_OFF, D).view(np.int64))
-    TOP = -(1 << 52)                                    # sign and exponent bits
-    MAGIC64 = D(1.5 * 2.0 ** 52)
-    MAGIC64_BITS = int(np.array(MAGIC64).view(np.int64))
-    T_MAX, D_ZERO, D_NEGINF = D(200), D(0), D(-np.inf)
+    rpoly = make_poly(POW32_R, F)
+    ppoly = make_poly(POW32_P, F)
+    with localcontext() as ctx:
+        ctx.prec = 45
+        ln2 = Decimal(2).ln()
+        C_HI, C_LO = _split32(2 / ln2)
+        K3_HI, K3_LO = _split32(2 / (3 * ln2))
+        LN2F = np.float32(float(ln2))           # within 2^-29 of ln2
+    SUB_SCALE, SUB_E, MIN_NORMAL, MAGIC = K.SUB_SCALE, F(-(K.MANT + 2)), K.MIN_NORMAL, K.MAGIC
+    T_MAX = F(200)                              # 2^t is inf or 0 beyond
 
     @jit
-    def log2_64(a):
-        # a > 0 finite: a = 2^k * z with z in [OFF, 2*OFF); log2(a) = k + log2(c) + log2(z/c)
-        ia = f2i(a)
-        tmp = ia - OFF_BITS
-        i = (tmp >> 48) & 15
-        k = tmp >> 52
-        z = i2f(ia - (tmp & TOP))
-        r = fma(z, INVC[i], D(-1))
-        return (LOGC[i] + D(k)) + r * log2p(r)
-
-    @jit
-    def exp2_64(t):
-        # 2^t for |t| <= T_MAX (nan stays nan): t = kd + r, |r| <= 1/2
-        t = T_MAX if t > T_MAX else t
-        t = -T_MAX if t < -T_MAX else t
-        u = t + MAGIC64
-        kd = u - MAGIC64
-        scale = i2f((f2i(u) - MAGIC64_BITS + 1023) << 52)
-        return exp2p(t - kd) * scale
+    def log2_dd(ax):
+        # log2(ax) as hi + lo for finite ax > 0 (other ax: some value, selected away)
+        sub = ax < MIN_NORMAL
+        e, m = frexp_sqrt2(ax * SUB_SCALE if sub else ax)
+        e = e + SUB_E if sub else e
+        f = m - ONE                              # exact
+        d = m + ONE
+        dl = m - (d - ONE)                       # d + dl == m + 1 (Fast2Sum)
+        sh = f / d
+        # s - sh = (f - sh*(m+1)) / (m+1), the remainder exact by FMA, 1/(m+1) = (1-s)/2
+        sl = (fma(-sh, d, f) - sh * dl) * fma(-HALF, sh, HALF)
+        z = sh * sh
+        zl = fma(sh, sh, -z)
+        b = z * sh                               # sh^3 = b + bl + zl*sh
+        bl = fma(z, sh, -b)
+        v = C_HI * sh
+        vl = fma(C_HI, sh, -v)
+        u = K3_HI * b
+        ul = fma(K3_HI, b, -u)
+        h = v + u                                # |u| < |v|/100: Fast2Sum
+        hl = (v - h) + u
+        lo = fma(C_LO, sh, vl + ul)
+        lo = fma(C_HI, fma(sl, z, sl), lo)       # sl*(d/ds)(C*s + C*s^3/3)
+        lo = fma(K3_HI, fma(zl, sh, bl), lo)
+        lo = fma(K3_LO, b, lo)
+        lo = fma(b * z, rpoly(z), lo)
+        hi = e + h                               # |e| >= 1 > |h| or e == 0: Fast2Sum
+        return hi, ((e - hi) + h) + (hl + lo)
 
     @jit
     def pow(x, y):
+        # special values: log2 0 = -inf, log2 inf = inf, nan stays nan, and t is clamped,
+        # so 2^t gives 0, inf or nan; finish applies the signs and C99 special pairs
         ax = abs(x)
+        hi, lo = log2_dd(ax)
         fin = (ax > ZERO) & (ax < INF)
-        lg = log2_64(D(ax))
-        lg = lg if fin else (D_NEGINF if ax == ZERO else D(ax))   # log2 0 = -inf, inf, nan
-        t = D_ZERO if ax == ONE else D(y) * lg   # |x| == 1: 1 even for y = +-inf
-        return finish(x, y, fin, F(exp2_64(t)))
+        hi = hi if fin else (-INF if ax == ZERO else ax)
+        one = ax == ONE                          # |x| == 1: 1 even for y = +-inf
+        p = y * hi
+        th = ZERO if one else p
+        tl = fma(y, hi, -p) + y * lo
+        tl = tl if (abs(th) < T_MAX) & (not one) else ZERO
+        th = T_MAX if th > T_MAX else th         # nan falls through
+        th = -T_MAX if th < -T_MAX else th
+        tk = th + MAGIC                          # k = round(th) in the low bits
+        rh = th - (tk - MAGIC)                   # exact, |rh| <= 1/2
+        r = rh + tl
+        q = fma(rh, LN2F, fma(tl, LN2F, r * r * ppoly(r)))
+        return finish(x, y, fin, scale_magic(ONE + q, tk, 0))
 
     return pow
