@@ -171,7 +171,8 @@ def _build_pow_finish(K):
 # double-word products (FMA) and C, C/3 each split in two floats.
 # (log2((1+s)/(1-s)) - C*s - C*s^3/3) / s^5 as a polynomial in z = s^2 on [0, 0.02944]
 # (mpmath.chebyfit, 50 digits, 4 nodes; with the float32 coefficients the tail errs by
-# 2^-36.8 relative to C*s)
+# 2^-36.8 relative to C*s). The kernel appends C/3's low part as the constant term and
+# multiplies by s^3.
 POW32_R = (0.27584985334650425, 0.32034700155023904, 0.41220007270570375,
            0.5770780149840546)
 # (2^r - 1 - r*ln2) / r^2 on |r| <= 0.5002 (mpmath.chebyfit, 50 digits, 6 nodes; with
@@ -199,14 +200,14 @@ def _build_pow32(K):
     F = K.F
     ZERO, ONE, HALF, INF = F(0), F(1), F(0.5), K.INF
     finish = _build_pow_finish(K)
-    rpoly = make_poly(POW32_R, F)
-    ppoly = make_poly(POW32_P, F)
     with localcontext() as ctx:
         ctx.prec = 45
         ln2 = Decimal(2).ln()
         C_HI, C_LO = _split32(2 / ln2)
         K3_HI, K3_LO = _split32(2 / (3 * ln2))
         LN2F = np.float32(float(ln2))           # within 2^-29 of ln2
+    rpoly = make_poly(POW32_R + (float(K3_LO),), F)   # K3_LO + z*R(z)
+    ppoly = make_poly(POW32_P, F)
     SUB_SCALE, SUB_E, MIN_NORMAL, MAGIC = K.SUB_SCALE, F(-(K.MANT + 2)), K.MIN_NORMAL, K.MAGIC
     T_MAX = F(200)                              # 2^t is inf or 0 beyond
 
@@ -221,7 +222,7 @@ def _build_pow32(K):
         dl = m - (d - ONE)                       # d + dl == m + 1 (Fast2Sum)
         sh = f / d
         # s - sh = (f - sh*(m+1)) / (m+1), the remainder exact by FMA, 1/(m+1) = (1-s)/2
-        sl = (fma(-sh, d, f) - sh * dl) * fma(-HALF, sh, HALF)
+        sl = fma(-sh, dl, fma(-sh, d, f)) * fma(-HALF, sh, HALF)
         z = sh * sh
         zl = fma(sh, sh, -z)
         b = z * sh                               # sh^3 = b + bl + zl*sh
@@ -235,8 +236,7 @@ def _build_pow32(K):
         lo = fma(C_LO, sh, vl + ul)
         lo = fma(C_HI, fma(sl, z, sl), lo)       # sl*(d/ds)(C*s + C*s^3/3)
         lo = fma(K3_HI, fma(zl, sh, bl), lo)
-        lo = fma(K3_LO, b, lo)
-        lo = fma(b * z, rpoly(z), lo)
+        lo = fma(b, rpoly(z), lo)                # C/3's low part and the s^5 tail
         hi = e + h                               # |e| >= 1 > |h| or e == 0: Fast2Sum
         return hi, ((e - hi) + h) + (hl + lo)
 
