@@ -258,7 +258,11 @@ def _build_pow32(K):
         tk = th + MAGIC                          # k = round(th) in the low bits
         rh = th - (tk - MAGIC)                   # exact, |rh| <= 1/2
         r = rh + tl
-        q = fma(rh, LN2F, fma(tl, LN2F, r * r * ppoly(r)))
-        return finish(x, y, fin, scale_magic(ONE + q, tk, 0))
+        # 2^r = 1 + r*ln2 + r^2*P(r): 1 + rh*ln2 as a + a_err (exact: 1 - a by Sterbenz),
+        # so that the only large rounding is the final one
+        a = fma(rh, LN2F, ONE)
+        a_err = fma(rh, LN2F, ONE - a)
+        small = a_err + fma(tl, LN2F, r * r * ppoly(r))
+        return finish(x, y, fin, scale_magic(a + small, tk, 0))
 
     return pow
