@@ -14,8 +14,7 @@ Python) with a Numba overload that picks the float32 or float64 implementation f
 argument type: float32 in, float32 out, no float64 arithmetic on the way. (Exceptions:
 float32 vsin/vcos reduce |x| >= 2^16 in float64, and as every branch is evaluated for
 every lane their float32 loops run at float64 width; vsin_fast/vcos_fast leave that path
-out, for kernels that redo a slice with vsin/vcos where vtrig_huge holds. float32 vpow
-computes in float64.) Integer arguments are computed in float64, like NumPy's ufuncs.
+out, for kernels that redo a slice with vsin/vcos where vtrig_huge holds.) Integer arguments are computed in float64, like NumPy's ufuncs.
 Accuracy and speed: see VECMATH.md.
 """
 import functools

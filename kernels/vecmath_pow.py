@@ -1,9 +1,11 @@
-"""pow for float32 and float64 (C99/NumPy special cases), table-driven.
+"""pow for float32 and float64 (C99/NumPy special cases).
 
 float64: log|x| as a double-word from a 128-entry table (exact reduction, no division),
-times y, then e^(that) from a 128-entry table of 2^(j/128). float32: log2 and exp2 in
-float64 from a 16-entry table. Both pick the special results with selects (finish), so
-the caller's loop still vectorises.
+times y, then e^(that) from a 128-entry table of 2^(j/128). float32: in float32
+arithmetic without tables (16 lanes per 512-bit vector): log2|x| as a double-word from
+s = (m-1)/(m+1) (one division) and an atanh series, times y as a double-word, then 2^t
+from a polynomial. Both pick the special results with selects (finish), so the caller's
+loop still vectorises.
 """
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -189,14 +191,25 @@ def _split32(v):
 
 def _build_pow32(K):
     """float32 pow in float32 arithmetic, branch-free and table-free, so the loop runs
-    16 lanes wide. Error budget (absolute, in t = y*log2|x|, which must be good to about
-    2^-27 while |t| <= 150, the range of finite nonzero float32 results): log2|x| as
-    hi + lo is within ~2^-35 relative (the polynomial tail; everything else is exact
-    or 2^-47), so t errs by < 2^-27.5; exp2: t = k + r with r = (t_hi - k) + t_lo,
-    2^r = 1 + q, q = r*ln2 + r^2*P(r) with the large r*ln2 term taken from the exact
-    t_hi - k and t_lo separately, so that before the final rounding of 1 + q the errors
-    are about 2^-26 absolute (0.3-0.45 ulp at most). Results below 2^-126 are rounded
-    twice (1 + q, then the scaling into the denormal range)."""
+    16 lanes wide (no float64, no gathers; one division).
+
+    Error budget: t = y*log2|x| must be right to about 2^-27 absolute while |t| <= 150
+    (the range of finite nonzero float32 results). log2|x| as hi + lo errs by < 2^-33
+    relative (measured on a sweep of m with mpmath: the float32 rounding of the s^5 tail
+    dominates; the tail's fit errs by 2^-36.8, the rest is exact or 2^-47), and
+    y*(hi + lo) is an exact product plus small terms, so t errs by < 2^-26. exp2:
+    t = k + r, r = (t_hi - k) + t_lo, 2^r = (1 + rh*ln2) + (r^2*P(r) + t_lo*ln2) with
+    1 + rh*ln2 as an exact pair (rh = t_hi - k is exact), so the only large rounding is
+    the last addition; the others add about 2^-28 (P fits 2^r within 2^-30.7). Results
+    below 2^-126 are rounded twice (the sum, then the scaling into the denormal range).
+
+    Measured (2026-11-27, development VM under load from another job, interleaved runs):
+    max error 0.72 ulp on the test's samples and 0.78 ulp on 4M more pairs (results of
+    every size including denormals, x near 1 with |y| up to 3e7, denormal x, negative x
+    with integer y; float64 reference), against 0.53 ulp for the float64-based code it
+    replaced and NumPy's own 0.98-1.52. Speed, one thread: 1.55-1.75 ns per element in
+    cache against 2.0-2.2 ns before (NumPy/SVML 0.83-0.9 ns, so still ~0.53x NumPy), and
+    1.8 ns against 2.2 ns per element on 10M elements (NumPy 1.2-1.3 ns: ~0.65-0.7x)."""
     F = K.F
     ZERO, ONE, HALF, INF = F(0), F(1), F(0.5), K.INF
     finish = _build_pow_finish(K)
