@@ -14,7 +14,10 @@ Python) with a Numba overload that picks the float32 or float64 implementation f
 argument type: float32 in, float32 out, no float64 arithmetic on the way. (Exceptions:
 float32 vsin/vcos reduce |x| >= 2^16 in float64, and as every branch is evaluated for
 every lane their float32 loops run at float64 width; vsin_fast/vcos_fast leave that path
-out, for kernels that redo a slice with vsin/vcos where vtrig_huge holds.) Integer arguments are computed in float64, like NumPy's ufuncs.
+out, for kernels that redo a slice with vsin/vcos where vtrig_huge holds.) Integer
+arguments are computed in float64, like NumPy's ufuncs. float32 vpow, on CPUs with
+AVX-512F, is a call to a hand-vectorised function instead (vecmath_pow_simd.py), which
+LLVM's vectoriser calls once per vector.
 Accuracy and speed: see VECMATH.md.
 """
 import functools
@@ -23,9 +26,9 @@ import pathlib
 
 import numpy as np
 from numba import types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
-from . import vecmath_exp, vecmath_pow, vecmath_special, vecmath_trig
+from . import vecmath_exp, vecmath_pow, vecmath_pow_simd, vecmath_simd, vecmath_special, vecmath_trig
 from .vecmath_bits import INNER_OPTS, jit
 from .vecmath_flatten import flatten
 
@@ -137,11 +140,27 @@ def vpow(x, y):
     return np.power(x, y)
 
 
+@intrinsic
+def _vpow32_simd(typingctx, x, y):
+    """float32 pow through the 16-lane vector function (vecmath_pow_simd.py)."""
+    if x == types.float32 and y == types.float32:
+        def codegen(context, builder, sig, args):
+            return vecmath_pow_simd.call(builder, *args)
+        return types.float32(x, y), codegen
+
+
+def _cpu_has_simd():
+    from numba.core.registry import cpu_target
+    return vecmath_simd.available(cpu_target.target_context)
+
+
 @overload(vpow, jit_options=_OVERLOAD_OPTS)
 def _ov_pow(x, y):
     F = _pick(x, y)
     if F is None:
         return None
+    if F is np.float32 and _cpu_has_simd():
+        return lambda x, y: _vpow32_simd(x, y)
     if _exact(F, x, y):
         return _flat(F, "pow", ("x", "y"))
     fn = _flat_jit(F, "pow", ("x", "y"))

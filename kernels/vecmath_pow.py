@@ -5,7 +5,8 @@ times y, then e^(that) from a 128-entry table of 2^(j/128). float32: in float32
 arithmetic without tables (16 lanes per 512-bit vector): log2|x| as a double-word from
 s = (m-1)/(m+1) (one division) and an atanh series, times y as a double-word, then 2^t
 from a polynomial. Both pick the special results with selects (finish), so the caller's
-loop still vectorises.
+loop still vectorises. (On CPUs with AVX-512F, float32 pow is vecmath_pow_simd.py's
+vector function instead; this float32 code serves the others.)
 """
 from decimal import Decimal, localcontext
 from fractions import Fraction

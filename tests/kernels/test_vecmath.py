@@ -248,3 +248,116 @@ def test_fast_sin_cos_equal_the_exact_ones_below_the_huge_bound(dtype):
         LOOPS[exact](x, b)
         np.testing.assert_array_equal(a[~huge].view(ints), b[~huge].view(ints))
     assert np.isnan(x).any() and huge.any() and (~huge).sum() > 1000
+
+
+# float32 pow has two implementations: a 16-lane vector function (vecmath_pow_simd.py,
+# CPUs with AVX-512F), and the scalar code LLVM vectorises elsewhere (_build_pow32).
+# test_pow_ulp checks the one this machine runs; these check the other one and how the
+# vector function is called.
+SIMD = vm._cpu_has_simd()
+needs_simd = pytest.mark.skipif(not SIMD, reason="the vector function needs AVX-512F")
+
+
+def test_pow_ulp_of_the_scalar_float32_code():
+    x, y = pow_samples(np.float32)
+    out = np.empty_like(x)
+    _loop2(vm._flat_jit(np.float32, "pow", ("x", "y")))(x, y, out)
+    with np.errstate(all="ignore"):
+        ref = np.power(x.astype(np.float64), y.astype(np.float64))
+    err = ulp_errors(out, ref, np.float32)
+    i = int(np.argmax(err))
+    assert err[i] <= MAX_ULP["vpow"][0], f"pow({x[i]!r}, {y[i]!r}) = {out[i]!r}: {err[i]:.2f} ulp"
+
+
+@needs_simd
+def test_pow_vector_function_results_do_not_depend_on_neighbours():
+    # A vector with any lane off the fast path runs the slow path for all 16 lanes, and
+    # the elements a loop leaves over (and a call outside a loop) run the vector
+    # function on one lane: every element must come out the same bits either way.
+    rng = np.random.default_rng(3)
+    n = 16 * 40 + 5
+    x = rng.uniform(0.1, 10, n).astype(np.float32)
+    y = rng.uniform(-3, 3, n).astype(np.float32)
+    loop = LOOPS["vpow"]
+    base = np.empty_like(x)
+    loop(x, y, base)
+    xs, ys = x.copy(), y.copy()
+    specials = np.array([0.0, -2.0, np.inf, np.nan, 1e-40, 1.0, -0.0], np.float32)
+    xs[::7] = np.resize(specials, xs[::7].size)
+    ys[3::11] = 300.0                               # |y*log2 x| beyond the fast range
+    out = np.empty_like(x)
+    loop(xs, ys, out)
+    keep = (xs == x) & (ys == y)
+    assert keep.sum() > n // 2
+    np.testing.assert_array_equal(out[keep].view(np.uint32), base[keep].view(np.uint32))
+    for offset in (1, 3, 9):                        # other groupings into vectors
+        part = np.empty(n - offset, np.float32)
+        loop(x[offset:], y[offset:], part)
+        np.testing.assert_array_equal(part.view(np.uint32), base[offset:].view(np.uint32))
+
+    @njit(error_model="numpy")
+    def one(a, b):                                  # not in a loop: the scalar function
+        return vm.vpow(a, b)
+    alone = np.array([one(a, b) for a, b in zip(x[:50], y[:50])], np.float32)
+    np.testing.assert_array_equal(alone.view(np.uint32), base[:50].view(np.uint32))
+
+
+def _function_ir(ir, fragment):
+    """The LLVM IR of the compiled function whose name contains `fragment` (not its
+    CPython or cfunc wrapper)."""
+    for chunk in ir.split("\ndefine ")[1:]:
+        name = re.search(r"@([^\s(]+)\(", chunk).group(1)
+        if fragment in name and "cpython" not in name and "cfunc" not in name:
+            return chunk.split("\n}", 1)[0]
+    raise AssertionError(f"no function {fragment} in the IR")
+
+
+@needs_simd
+def test_pow_loops_call_the_vector_function():
+    # 512-bit vectors (as generated kernels ask for): the 16-lane version; LLVM's
+    # default 256-bit vectors: the 8-lane one. Not a call per element either way.
+    from dprog.kernels.vector_width import prefer_wide
+
+    @njit(error_model="numpy")
+    def wide_pow_loop(x, y, out):
+        prefer_wide()
+        for i in range(x.size):
+            out[i] = vm.vpow(x[i], y[i])
+    x = np.ones(40, np.float32)
+    for loop, name, lanes in ((wide_pow_loop, "wide_pow_loop", 16), (LOOPS["vpow"], "loop", 8)):
+        loop(x, x, x.copy())
+        sig = [s for s in loop.signatures if str(s[0].dtype) == "float32"][0]
+        body = _function_ir(loop.inspect_llvm(sig), name)
+        assert f"call <{lanes} x float> @dprog_powf_v{lanes}(" in body, name
+
+
+def test_pow_without_avx512_uses_the_scalar_code(tmp_path):
+    # On a CPU without AVX-512F (here: Numba told to compile for Haswell), the overload
+    # picks the scalar code, and the loop still vectorises (256-bit).
+    import os
+    import subprocess
+    script = tmp_path / "haswell.py"
+    script.write_text(
+        "import numpy as np, re\n"
+        "from numba import njit\n"
+        "from dprog.kernels import vecmath as vm\n"
+        "@njit(error_model='numpy')\n"
+        "def loop(x, y, out):\n"
+        "    for i in range(x.size):\n"
+        "        out[i] = vm.vpow(x[i], y[i])\n"
+        "x = np.linspace(0.5, 4, 1000).astype(np.float32)\n"
+        "out = np.empty_like(x)\n"
+        "loop(x, x, out)\n"
+        "ir = list(loop.inspect_llvm().values())[0]\n"
+        "assert not vm._cpu_has_simd()\n"
+        "assert 'dprog_powf' not in ir and re.search(r'<8 x float>', ir)\n"
+        "np.testing.assert_allclose(out, x.astype(np.float64) ** x, rtol=2e-7)\n"
+        "print('ok')\n")
+    env = dict(os.environ, NUMBA_CPU_NAME="haswell",
+               NUMBA_CPU_FEATURES="+64bit,+avx,+avx2,+fma,+sse4.2,+sse4.1,+ssse3,+sse3,+sse2,+sse,"
+                                  "+mmx,+popcnt,+bmi,+bmi2,+f16c,+lzcnt,+movbe,+cx16,+xsave,+fxsr,+cmov",
+               NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    root = pathlib.Path(__file__).resolve().parents[2]
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-3000:]

@@ -1,0 +1,224 @@
+"""float32 pow as a 16-lane vector function (vecmath_simd.py), for CPUs with AVX-512F.
+
+Why: the scalar float32 pow (vecmath_pow._build_pow32) is table-free, so its log2 needs
+a division and a long double-word series (~120 instructions per 16 lanes), and every
+lane pays for every special case. Here the tables sit in registers (vpermi2ps reads 32
+entries for 16 lanes in one instruction), and lanes that need special handling send
+their whole vector down a second path, so the common vector takes ~60 instructions.
+
+Fast path (every lane: 2^-126 <= x < inf, and |y*log2 x| < 190):
+  x = 2^k * z, z in [0.7109, 1.4219), cut into 32 pieces by mantissa bits (1.0 in the
+  middle of piece 18); per piece invc ~ 1/z rounded to float32 and log2(1/invc) as
+  hi + lo. r = z*invc - 1 = rh + rl exactly (a two-product, then rh = p - 1 exact by
+  Sterbenz), |r| < 2^-5.9.
+  log2 x = (k + LC) + C*r - (C/2)*r^2 + r^3*P(r), C = 1/ln2, with k + LC, C*r and
+  (C/2)*r^2 as double-words (FMA two-products), summed as hi + lo.
+  t = y*log2 x as th + tl (FMA); th = n/32 + rh2 with n = round(32*th) (rh2 exact),
+  r2 = rh2 + tl, 2^t = 2^(n>>5) * 2^((n&31)/32) * (1 + r2*Q(r2)), the middle factor as
+  hi + relative tail from a 32-entry table, the scaling by vscalefps.
+Slow path (a vector with any other lane): the same computation on |x| (denormals scaled
+into the normal range first), then the special values of vecmath_pow's finish: log2 0 =
+-inf, inf, nan, |x| == 1 -> 1, a clamped t, the sign for negative x (nan unless y is an
+integer, negative for odd y), x**0 = 1. A lane computed on either path gets the same
+bits, so a result never depends on its neighbours.
+
+Error budget: log2 x errs by < 2^-33 relative (the tail polynomial by 2^-39.5 absolute;
+everything else exact or double-word), so t by < 2^-26 where |t| < 150; 2^r2's
+polynomial errs by 2^-35 relative; the last rounding dominates. Measured: see
+VECMATH.md.
+
+Coefficients: mpmath.chebyfit at 200 bits, rounded to float32 (the errors quoted are
+with the rounded coefficients). Tables: computed here in decimal arithmetic.
+"""
+from decimal import Decimal, localcontext
+
+import numpy as np
+
+from . import vecmath_simd
+
+PIECES = 32
+ONE_PIECE = 18                      # the piece holding 1.0 (invc = 1, r = z - 1 exact)
+ONE_BITS = 0x3F800000
+OFF_BITS = ONE_BITS - (ONE_PIECE * 2**18 + 2**17)   # 1.0 at the middle of its piece
+EXP_MASK = -(1 << 23)               # sign and exponent bits of an int32
+# (log2(1+r) - r/ln2 + r^2/(2 ln2)) / r^3 on |r| <= 2^-5.9 (r^3*P errs by 2^-39.5)
+LOG_TAIL = (0.28858235478401184, -0.3607243299484253, 0.48089835047721863)
+# (2^r - 1) / r on |r| <= 2^-6 (1 + 2^-10): 1 + r*Q(r) errs by 2^-35.0 relative
+EXP2_Q = (0.009618166834115982, 0.05550443381071091, 0.24022650718688965, 0.6931471824645996)
+MIN_NORMAL = float(np.finfo(np.float32).tiny)
+MIN_NORMAL_BITS, INF_BITS = 0x00800000, 0x7F800000
+T_FAST = 190.0                      # |t| below this: 2^t needs no clamping
+T_MAX = 200.0                       # 2^t is inf or 0 beyond
+MAGIC = 1.5 * 2.0**23               # x + MAGIC rounds x to an integer, kept in the low bits
+
+
+def _f32(v):
+    return float(np.float32(float(v)))
+
+
+def _split(v):
+    """Decimal v as float32 hi + lo."""
+    hi = _f32(v)
+    return hi, _f32(v - Decimal(hi))
+
+
+def tables():
+    """Per-piece invc, log2(1/invc) as hi + lo; 2^(j/32) as hi + relative tail; and the
+    splits of 1/ln2 and 1/(2 ln2). Asserts the exactness the algorithm relies on."""
+    def z_at(bits):
+        return Decimal(float(np.array(bits, np.int32).view(np.float32)))
+    with localcontext() as ctx:
+        ctx.prec = 40
+        ln2 = Decimal(2).ln()
+        invc, lc_hi, lc_lo = [], [], []
+        for i in range(PIECES):
+            a, b = z_at(OFF_BITS + i * 2**18), z_at(OFF_BITS + (i + 1) * 2**18)
+            c = 1.0 if i == ONE_PIECE else _f32(2 / (a + b))
+            assert (a <= 1 < b) == (i == ONE_PIECE)
+            r_max = max(abs(a * Decimal(c) - 1), abs(b * Decimal(c) - 1))
+            assert r_max < Decimal(2) ** Decimal("-5.9"), (i, r_max)
+            lc = -(Decimal(c).ln() / ln2)
+            invc.append(c)
+            # hi on a 2^-16 grid, so that k + hi is exact for any exponent k
+            hi = float((lc * 2**16).to_integral_value()) / 2**16
+            lo = _f32(lc - Decimal(hi))
+            lc_hi.append(hi)
+            lc_lo.append(lo)
+            # hi + C*r by Fast2Sum needs |LC| >= |C*r| where k == 0
+            assert abs(lc) < Decimal("0.5")
+            assert i == ONE_PIECE or abs(lc) >= r_max / ln2, i
+        t_hi, t_lo = [], []
+        for j in range(32):
+            v = (ln2 * j / 32).exp()
+            t_hi.append(_f32(v))
+            t_lo.append(_f32((v - Decimal(t_hi[-1])) / Decimal(t_hi[-1])))
+        c_split = _split(1 / ln2)
+        half_c_split = _split(1 / (2 * ln2))
+    return invc, lc_hi, lc_lo, t_hi, t_lo, c_split, half_c_split
+
+
+_TABLES = None
+
+
+def _tables():
+    global _TABLES
+    if _TABLES is None:
+        _TABLES = tables()
+    return _TABLES
+
+
+def _log2_dd(v, x, kadj=None):
+    """log2 x as (hi, lo) for normal x > 0 (other lanes: some value)."""
+    invc_t, lch_t, lcl_t, _, _, (c_hi, c_lo), (hc_hi, hc_lo) = _tables()
+    ix = v.bits(x)
+    tmp = v.isub(ix, v.ci(OFF_BITS))
+    i = v.ashr(tmp, 18)          # the piece: vpermi2ps reads only the low 5 bits
+    k = v.ashr(tmp, 23)
+    if kadj is not None:
+        k = v.iadd(k, kadj)
+    z = v.flt(v.isub(ix, v.iand(tmp, v.ci(EXP_MASK))))
+    invc = v.table(invc_t, i)
+    p = v.mul(z, invc)
+    rl = v.fma(z, invc, v.neg(p))                   # z*invc = p + rl exactly
+    rh = v.sub(p, v.c(1.0))                         # exact (Sterbenz)
+    kf = v.to_float(k)
+    lch = v.table(lch_t, i)
+    a = v.add(kf, lch)                              # exact: LC_HI is on a 2^-16 grid
+    al = v.table(lcl_t, i)
+    bh = v.mul(v.c(c_hi), rh)                       # C*r = bh + bl (+ C*rl, C_LO*rh)
+    bl = v.fma(v.c(c_hi), rh, v.neg(bh))
+    q = v.mul(rh, rh)                               # rh^2 = q + ql
+    ql = v.fma(rh, rh, v.neg(q))
+    dh = v.mul(v.c(-hc_hi), q)                      # -(C/2)*r^2 = dh + dl + ...
+    dl = v.fma(v.c(-hc_hi), q, v.neg(dh))
+    s1 = v.add(a, bh)
+    s1l = v.add(v.sub(a, s1), bh)                   # Fast2Sum (tables() checks the order)
+    s2 = v.add(s1, dh)
+    s2l = v.add(v.sub(s1, s2), dh)                  # |dh| <= |r|/2 * |bh|
+    # the small terms: C's low part, rl, the r^2 cross terms, and the series tail
+    tail = v.mul(v.mul(q, rh), v.poly(LOG_TAIL, rh))
+    lo = v.fma(v.c(c_lo), rh, tail)
+    lo = v.fma(v.c(-hc_hi), ql, lo)
+    lo = v.fma(v.c(-hc_lo), q, lo)
+    # rl's share: log2(1+r) grows by C*rl/(1+rh) ~ C*rl*(1 - rh + rh^2)
+    lo = v.fma(v.mul(v.c(c_hi), v.add(v.sub(v.c(1.0), rh), q)), rl, lo)
+    lo = v.add(v.add(al, s1l), v.add(v.add(bl, dl), v.add(s2l, lo)))
+    return s2, lo
+
+
+def _times_y(v, hi, lo, y):
+    th = v.mul(y, hi)
+    tl = v.fma(y, lo, v.fma(y, hi, v.neg(th)))
+    return th, tl
+
+
+def _exp2_dd(v, th, tl):
+    """2^(th + tl) for |th| <= T_MAX, |tl| small (nan stays nan)."""
+    _, _, _, t_hi, t_lo, _, _ = _tables()
+    tk = v.fma(th, v.c(32.0), v.c(MAGIC))           # n = round(32*th) in the low bits
+    n = v.sub(tk, v.c(MAGIC))                        # n as a float (exact)
+    rh = v.fma(n, v.c(-1 / 32), th)                  # exact, |rh| <= 1/64
+    r = v.add(rh, tl)
+    j = v.bits(tk)                  # n mod 32 in the low 5 bits, all vpermi2ps reads
+    hi = v.table(t_hi, j)
+    p = v.mul(r, v.poly(EXP2_Q, r))                  # 2^r - 1
+    m = v.fma(hi, v.add(p, v.table(t_lo, j)), hi)
+    return v.scalef(m, v.mul(n, v.c(1 / 32)))        # * 2^floor(n/32)
+
+
+def _finish(v, x, y, fin, mag):
+    """The sign for x < 0 and the results that hold whatever the magnitude (as
+    vecmath_pow._build_pow_finish)."""
+    ay = v.abs(y)
+    yint = v.eq(v.trunc(ay), ay)
+    half = v.mul(ay, v.c(0.5))
+    yodd = v.m_and(yint, v.ne(v.trunc(half), half))
+    neg = v.ilt(v.bits(x), v.ci(0))
+    nan_lanes = v.m_and(v.m_and(neg, v.m_not(yint)), fin)
+    mag = v.sel(nan_lanes, v.c(np.nan), mag)
+    mag = v.sel(v.m_and(neg, yodd), v.neg(mag), mag)
+    one = v.m_or(v.eq(y, v.c(0.0)), v.eq(x, v.c(1.0)))
+    return v.sel(one, v.c(1.0), mag)
+
+
+def pow_body(v, x, y):
+    """The vector function: 16 lanes of x**y."""
+    fn = v.b.function
+    fast_block = fn.append_basic_block("fast")
+    slow_block = fn.append_basic_block("slow")
+    hi, lo = _log2_dd(v, x)
+    th, tl = _times_y(v, hi, lo, y)
+    # x normal, positive and finite: its bits minus those of 2^-126, as unsigned, below
+    # those of inf minus the same (negative x and nan fall outside); and |th| < T_FAST
+    normal = v.b.icmp_unsigned("<", v.isub(v.bits(x), v.ci(MIN_NORMAL_BITS)),
+                               v.ci(INF_BITS - MIN_NORMAL_BITS))
+    ok = v.m_and(normal, v.lt(v.abs(th), v.c(T_FAST)))
+    v.b.cbranch(v.any(v.m_not(ok)), slow_block, fast_block)
+
+    v.b.position_at_end(fast_block)
+    v.b.ret(_exp2_dd(v, th, tl))
+
+    v.b.position_at_end(slow_block)
+    v.section = "slow"
+    ax = v.abs(x)
+    sub = v.lt(ax, v.c(MIN_NORMAL))
+    xs = v.sel(sub, v.mul(ax, v.c(2.0**25)), ax)
+    kadj = v.sel(sub, v.ci(-25), v.ci(0))
+    hi, lo = _log2_dd(v, xs, kadj)
+    fin = v.m_and(v.b.fcmp_ordered(">", ax, v.c(0.0)), v.lt(ax, v.c(np.inf)))
+    hi = v.sel(fin, hi, v.sel(v.eq(ax, v.c(0.0)), v.c(-np.inf), ax))   # log2 0, inf, nan
+    lo = v.sel(fin, lo, v.c(0.0))
+    th, tl = _times_y(v, hi, lo, y)
+    one = v.eq(ax, v.c(1.0))                         # |x| == 1: 1 even for y = +-inf
+    th = v.sel(one, v.c(0.0), th)
+    small = v.lt(v.abs(th), v.c(T_MAX))
+    tl = v.sel(v.m_and(small, v.m_and(fin, v.m_not(one))), tl, v.c(0.0))
+    th = v.sel(v.b.fcmp_ordered(">", th, v.c(T_MAX)), v.c(T_MAX), th)   # nan falls through
+    th = v.sel(v.lt(th, v.c(-T_MAX)), v.c(-T_MAX), th)
+    mag = _exp2_dd(v, th, tl)
+    return _finish(v, x, y, fin, mag)
+
+
+def call(builder, x, y):
+    """Emit x**y (float32 values) in the current function through the vector function."""
+    return vecmath_simd.call(builder, "dprog_powf", pow_body, [x, y])

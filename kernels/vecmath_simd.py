@@ -1,0 +1,307 @@
+"""Hand-vectorised math functions that LLVM's loop vectoriser calls for whole vectors.
+
+The rest of vecmath is scalar code that the loop vectoriser widens. That cannot express
+two things the fastest math libraries rely on: a small table held in registers and read
+with a permute (vpermps / vpermi2ps: one instruction for 16 lanes, where LLVM turns a
+table lookup into a gather of 16 loads), and a branch on "does any lane of this vector
+need the slow path" (in scalar code every lane pays for every special case).
+
+So a function here is written directly as a vector function in LLVM IR, with the
+`Vec` helpers below, and hooked up through LLVM's vector function ABI: the scalar
+function the kernel calls carries a "vector-function-abi-variant" attribute naming the
+16-lane version (and 8- and 4-lane ones), so the vectoriser replaces a call per element
+with a call per vector. The scalar function itself (used by a loop's remainder
+iterations, and by loops that are not vectorised) runs the vector function on one lane
+repeated, so every element gets bit-identical results wherever it sits in the loop.
+
+A call per vector costs a little (the loop's other work cannot interleave with it, and
+LLVM inlines nothing after it vectorises), so this pays only for long functions.
+
+Only for CPUs with AVX-512F (the permutes are AVX-512 instructions); elsewhere the
+callers keep their scalar implementations (see `available`).
+"""
+import numpy as np
+from llvmlite import ir
+from numba.core import cgutils
+
+from .vecmath_bits import has_scalef
+
+F32 = ir.FloatType()
+I32 = ir.IntType(32)
+LANES = 16
+
+
+def available(context):
+    """Can kernels compiled by this context use the vector functions (AVX-512F)?"""
+    return has_scalef(context)
+
+
+class Vec:
+    """Emits float32/int32 vector instructions of one width into a function body.
+
+    Constants are read from a table the function receives as a pointer (`consts`),
+    with each read folded into the instruction that uses it, because generated code is
+    compiled for the large code model: a constant of LLVM's own constant pool costs a
+    64-bit address load before every use, and a vector function reloads its constants
+    on every call (~35 extra instructions per call in pow). The table's values are
+    collected as the body is built (`words`)."""
+
+    def __init__(self, builder, consts):
+        self.b = builder
+        self.module = builder.module
+        self.lanes = LANES
+        self.f = ir.VectorType(F32, LANES)
+        self.i = ir.VectorType(I32, LANES)
+        self.consts = consts                    # i32* to the table
+        self.words = []                          # the table: int32 words
+        self._slots = {}
+        # Constants are shared within a section. A slow path reads its own copies: LLVM
+        # hoists a load that both sides of a branch make above the branch, and the fast
+        # path would then hold the slow path's constants in registers too (and spill).
+        self.section = "main"
+
+    def _word_slot(self, words):
+        key = (self.section, tuple(words))
+        if key not in self._slots:
+            self._slots[key] = len(self.words)
+            self.words.extend(words)
+        return self._slots[key]
+
+    def _load(self, words, ty, splat):
+        """A constant of type ty read from the table (one word splatted, or len(words)
+        lanes)."""
+        at = self.b.gep(self.consts, [ir.Constant(I32, self._word_slot(words))], inbounds=True)
+        if splat:
+            elem = ty.element
+            one = self.b.load(self.b.bitcast(at, elem.as_pointer()), align=4)
+            vec = self.b.insert_element(ir.Constant(ty, ir.Undefined), one, ir.Constant(I32, 0))
+            return self.b.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(I32, self.lanes), [0] * self.lanes))
+        return self.b.load(self.b.bitcast(at, ty.as_pointer()), align=4)
+
+    # constants
+    def c(self, v):
+        v32 = np.float32(v)
+        assert float(v32) == float(v) or np.isnan(v), f"{v!r} is not a float32"
+        return self._load([int(np.array(v32).view(np.int32))], self.f, splat=True)
+
+    def ci(self, v):
+        return self._load([int(np.array(v, np.int64).astype(np.int32))], self.i, splat=True)
+
+    def vconst(self, values):
+        """A vector of per-lane float32 values."""
+        vals = np.array(values, np.float32)
+        assert vals.size == self.lanes and np.array_equal(vals.astype(np.float64), np.array(values, np.float64))
+        return self._load([int(w) for w in vals.view(np.int32)], self.f, splat=False)
+
+    def _intrinsic(self, name, args, ret=None):
+        ret = ret or self.f
+        fn = cgutils.get_or_insert_function(self.module, ir.FunctionType(ret, [a.type for a in args]), name)
+        return self.b.call(fn, args)
+
+    # float arithmetic (IEEE, no fast-math flags: special values and roundings are exact)
+    def add(self, a, b):
+        return self.b.fadd(a, b)
+
+    def sub(self, a, b):
+        return self.b.fsub(a, b)
+
+    def mul(self, a, b):
+        return self.b.fmul(a, b)
+
+    def neg(self, a):
+        return self.b.fneg(a)
+
+    def fma(self, a, b, c):
+        return self._intrinsic(f"llvm.fma.v{self.lanes}f32", [a, b, c])
+
+    def abs(self, a):
+        # clearing the sign bit with a mask from the table (llvm.fabs would read its
+        # mask from LLVM's constant pool)
+        return self.flt(self.iand(self.bits(a), self.ci(0x7FFFFFFF)))
+
+    def trunc(self, a):
+        return self._intrinsic(f"llvm.trunc.v{self.lanes}f32", [a])
+
+    def scalef(self, a, e):
+        """a * 2^floor(e) (e float lanes), rounded once: vscalefps."""
+        return self._intrinsic("llvm.x86.avx512.mask.scalef.ps.512",
+                               [a, e, ir.Constant(self.f, ir.Undefined),
+                                ir.Constant(ir.IntType(16), -1), ir.Constant(I32, 4)])
+
+    def poly(self, coeffs, x):
+        """Horner's rule, highest degree first, with FMAs."""
+        acc = self.c(coeffs[0])
+        for v in coeffs[1:]:
+            acc = self.fma(acc, x, self.c(v))
+        return acc
+
+    # bits and integers
+    def bits(self, a):
+        return self.b.bitcast(a, self.i)
+
+    def flt(self, i):
+        return self.b.bitcast(i, self.f)
+
+    def iadd(self, a, b):
+        return self.b.add(a, b)
+
+    def isub(self, a, b):
+        return self.b.sub(a, b)
+
+    def iand(self, a, b):
+        return self.b.and_(a, b)
+
+    def ashr(self, a, n):
+        return self.b.ashr(a, self._imm(n))   # shift counts are immediates, not table reads
+
+    def _imm(self, n):
+        return ir.Constant(self.i, [int(n)] * self.lanes)
+
+    def to_float(self, i):
+        return self.b.sitofp(i, self.f)
+
+    # comparisons (ordered: false when either side is nan) and selects
+    def lt(self, a, b):
+        return self.b.fcmp_ordered("<", a, b)
+
+    def eq(self, a, b):
+        return self.b.fcmp_ordered("==", a, b)
+
+    def ne(self, a, b):
+        return self.b.fcmp_ordered("!=", a, b)
+
+    def ilt(self, a, b):
+        return self.b.icmp_signed("<", a, b)
+
+    def sel(self, mask, a, b):
+        return self.b.select(mask, a, b)
+
+    def m_and(self, a, b):
+        return self.b.and_(a, b)
+
+    def m_or(self, a, b):
+        return self.b.or_(a, b)
+
+    def m_not(self, a):
+        return self.b.not_(a)
+
+    def any(self, mask):
+        """Is any lane of the mask set (an i1)?"""
+        word = self.b.bitcast(mask, ir.IntType(self.lanes))
+        return self.b.icmp_unsigned("!=", word, ir.Constant(ir.IntType(self.lanes), 0))
+
+    # tables in registers
+    def table(self, values, idx):
+        """values[idx] per lane for a table of 16 or 32 float32s (int32 lanes, of which
+        the instruction reads only the low 4 or 5 bits): one vpermps or vpermi2ps."""
+        assert len(values) in (16, 32)
+        if len(values) == 16:
+            return self._intrinsic("llvm.x86.avx512.permvar.sf.512", [self.vconst(values), idx])
+        return self._intrinsic("llvm.x86.avx512.vpermi2var.ps.512",
+                               [self.vconst(values[:16]), idx, self.vconst(values[16:])])
+
+
+def _widen(builder, v, lanes):
+    """A <lanes x T> vector as <16 x T>, its lanes repeated (no undefined lanes: the
+    vector function must not see garbage that would send it down a slow path)."""
+    n = v.type.count
+    if n == lanes:
+        return v
+    mask = ir.Constant(ir.VectorType(I32, lanes), [k % n for k in range(lanes)])
+    return builder.shuffle_vector(v, v, mask)
+
+
+def _narrow(builder, v, n):
+    if v.type.count == n:
+        return v
+    mask = ir.Constant(ir.VectorType(I32, n), list(range(n)))
+    return builder.shuffle_vector(v, v, mask)
+
+
+def call(builder, name, body, args):
+    """Call scalar float32 function `name` on `args` (float32 values) in the current
+    function, defining it (and its 16-, 8- and 4-lane versions, and their constant table) in
+    this module on first use. `body(vec, *vector_args)` emits the 16-lane computation
+    with `Vec` and returns the result vector; it may add basic blocks and end them with
+    a `ret` of their own (vec.b is positioned in the function)."""
+    module = builder.module
+    n_args = len(args)
+    v16_name, s_name = f"{name}_v16", name
+    if s_name not in module.globals:
+        i32p = I32.as_pointer()
+        vty16 = ir.VectorType(F32, 16)
+        v16 = ir.Function(module, ir.FunctionType(vty16, [vty16] * n_args + [i32p]), v16_name)
+        _private(v16)
+        b = ir.IRBuilder(v16.append_basic_block("entry"))
+        vec = Vec(b, consts=v16.args[-1])
+        b.ret(body(vec, *v16.args[:-1]))
+        table = ir.GlobalVariable(module, ir.ArrayType(I32, len(vec.words)), f"{name}_consts")
+        table.initializer = ir.Constant(ir.ArrayType(I32, len(vec.words)), vec.words)
+        table.global_constant = True
+        table.linkage = "internal"
+        table.align = 64
+
+        # narrower versions, for loops the vectoriser widens to 8 or 4 lanes (float32
+        # next to float64, or 256-bit vectors): the 16-lane code on repeated lanes.
+        # Nothing calls them before the vectoriser runs, so they are marked as used.
+        narrow = []
+        for lanes in (8, 4):
+            vty = ir.VectorType(F32, lanes)
+            vn = ir.Function(module, ir.FunctionType(vty, [vty] * n_args + [i32p]), f"{name}_v{lanes}")
+            _private(vn)
+            b = ir.IRBuilder(vn.append_basic_block("entry"))
+            wide = b.call(v16, [_widen(b, a, 16) for a in vn.args[:-1]] + [vn.args[-1]])
+            b.ret(_narrow(b, wide, lanes))
+            narrow.append(vn)
+        _keep(module, narrow)
+
+        s = ir.Function(module, ir.FunctionType(F32, [F32] * n_args + [i32p]), s_name)
+        _private(s, "readnone")
+        # the table pointer is the same for every element: a uniform ("u") parameter
+        params = "v" * n_args + "u"
+        variants = ",".join(f"_ZGV_LLVM_N{lanes}{params}_{s_name}({name}_v{lanes})" for lanes in (16, 8, 4))
+        set.add(s.attributes, f'"vector-function-abi-variant"="{variants}"')
+        b = ir.IRBuilder(s.append_basic_block("entry"))
+        splats = []
+        for a in s.args[:-1]:
+            one = b.insert_element(ir.Constant(vty16, ir.Undefined), a, ir.Constant(I32, 0))
+            splats.append(b.shuffle_vector(one, one, ir.Constant(ir.VectorType(I32, 16), [0] * 16)))
+        b.ret(b.extract_element(b.call(v16, splats + [s.args[-1]]), ir.Constant(I32, 0)))
+    table = module.globals[f"{name}_consts"]
+    ptr = builder.gep(table, [ir.Constant(I32, 0), ir.Constant(I32, 0)], inbounds=True)
+    return builder.call(module.globals[s_name], list(args) + [ptr])
+
+
+def _private(fn, memory="readonly"):
+    # linkonce_odr: every module may define its own (identical) copy, and - unlike
+    # internal - the optimiser may not rewrite the signature (it would drop the table
+    # pointer, a constant, and the mapping to the vector versions would no longer fit);
+    # noinline: kept as a function until the loop vectoriser has used the mapping;
+    # readonly: reads only its constant table. The scalar function is declared readnone:
+    # LLVM's loop vectoriser does not widen a call that may read memory, even with a
+    # vector mapping, and reading memory that is constant and private to these
+    # functions has no effect a caller could observe.
+    fn.linkage = "linkonce_odr"
+    for attr in ("noinline", "nounwind", memory):
+        fn.attributes.add(attr)
+
+
+def _keep(module, functions):
+    """Add functions to the module's llvm.compiler.used list, so that the optimiser keeps
+    them until the loop vectoriser may call them (they are linkonce_odr: dropped when
+    unused, and nothing calls them before)."""
+    i8p = ir.IntType(8).as_pointer()
+    used = module.globals.get("llvm.compiler.used")
+    if used is None:
+        used = ir.GlobalVariable(module, ir.ArrayType(i8p, 0), "llvm.compiler.used")
+        used.linkage = "appending"
+        used.section = "llvm.metadata"
+        members = []
+    else:
+        members = list(used.initializer.constant)
+    members += [fn.bitcast(i8p) for fn in functions]
+    # (an appending global's array type grows with it; nothing else refers to it)
+    array = ir.ArrayType(i8p, len(members))
+    used.value_type = array
+    used.type = array.as_pointer()
+    used.initializer = ir.Constant(array, members)
