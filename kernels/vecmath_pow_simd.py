@@ -39,6 +39,8 @@ from decimal import Decimal, localcontext
 import numpy as np
 
 from . import vecmath_simd
+from .vecmath_bits import Consts
+from .vecmath_pow import _split32
 
 PIECES = 32
 ONE_PIECE = 18                      # the piece holding 1.0 (invc = 1, r = z - 1 exact)
@@ -49,21 +51,14 @@ EXP_MASK = -(1 << 23)               # sign and exponent bits of an int32
 LOG_TAIL = (0.28858235478401184, -0.3607243299484253, 0.48089835047721863)
 # (2^r - 1) / r on |r| <= 2^-6 (1 + 2^-10): 1 + r*Q(r) errs by 2^-35.0 relative
 EXP2_Q = (0.009618166834115982, 0.05550443381071091, 0.24022650718688965, 0.6931471824645996)
-MIN_NORMAL = float(np.finfo(np.float32).tiny)
+K32 = Consts(np.float32)
 MIN_NORMAL_BITS, INF_BITS = 0x00800000, 0x7F800000
 T_FAST = 190.0                      # |t| below this: 2^t needs no clamping
 T_MAX = 200.0                       # 2^t is inf or 0 beyond
-MAGIC = 1.5 * 2.0**23               # x + MAGIC rounds x to an integer, kept in the low bits
 
 
 def _f32(v):
     return float(np.float32(float(v)))
-
-
-def _split(v):
-    """Decimal v as float32 hi + lo."""
-    hi = _f32(v)
-    return hi, _f32(v - Decimal(hi))
 
 
 def tables():
@@ -96,8 +91,8 @@ def tables():
             v = (ln2 * j / 32).exp()
             t_hi.append(_f32(v))
             t_lo.append(_f32((v - Decimal(t_hi[-1])) / Decimal(t_hi[-1])))
-        c_split = _split(1 / ln2)
-        half_c_split = _split(1 / (2 * ln2))
+        c_split = tuple(float(w) for w in _split32(1 / ln2))
+        half_c_split = tuple(float(w) for w in _split32(1 / (2 * ln2)))
     return invc, lc_hi, lc_lo, t_hi, t_lo, c_split, half_c_split
 
 
@@ -159,8 +154,8 @@ def _times_y(v, hi, lo, y):
 def _exp2_dd(v, th, tl):
     """2^(th + tl) for |th| <= T_MAX, |tl| small (nan stays nan)."""
     _, _, _, t_hi, t_lo, _, _ = _tables()
-    tk = v.fma(th, v.c(32.0), v.c(MAGIC))           # n = round(32*th) in the low bits
-    n = v.sub(tk, v.c(MAGIC))                        # n as a float (exact)
+    tk = v.fma(th, v.c(32.0), v.c(K32.MAGIC))       # n = round(32*th) in the low bits
+    n = v.sub(tk, v.c(K32.MAGIC))                    # n as a float (exact)
     rh = v.fma(n, v.c(-1 / 32), th)                  # exact, |rh| <= 1/64
     r = v.add(rh, tl)
     j = v.bits(tk)                  # n mod 32 in the low 5 bits, all vpermi2ps reads
@@ -205,9 +200,9 @@ def pow_body(v, x, y):
     v.b.position_at_end(slow_block)
     v.section = "slow"
     ax = v.abs(x)
-    sub = v.lt(ax, v.c(MIN_NORMAL))
-    xs = v.sel(sub, v.mul(ax, v.c(2.0**25)), ax)
-    kadj = v.sel(sub, v.ci(-25), v.ci(0))
+    sub = v.lt(ax, v.c(K32.MIN_NORMAL))
+    xs = v.sel(sub, v.mul(ax, v.c(K32.SUB_SCALE)), ax)
+    kadj = v.sel(sub, v.ci(-(K32.MANT + 2)), v.ci(0))
     hi, lo = _log2_dd(v, xs, kadj)
     fin = v.m_and(v.b.fcmp_ordered(">", ax, v.c(0.0)), v.lt(ax, v.c(np.inf)))
     hi = v.sel(fin, hi, v.sel(v.eq(ax, v.c(0.0)), v.c(-np.inf), ax))   # log2 0, inf, nan

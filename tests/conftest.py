@@ -40,8 +40,5 @@ def pytest_xdist_auto_num_workers(config):
     """`pytest -n auto`: one test process per usable CPU, at most 8. Each process imports
     Numba and compiles its own test files' kernels (shared through the disk cache); more
     processes than that mostly add memory."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8))
+    from dprog.codegen.cpu_threads import usable_cpus
+    return max(1, min(usable_cpus(), 8))
