@@ -14,7 +14,8 @@ Python) with a Numba overload that picks the float32 or float64 implementation f
 argument type: float32 in, float32 out, no float64 arithmetic on the way. (Exceptions:
 float32 vsin/vcos reduce |x| >= 2^16 in float64, and as every branch is evaluated for
 every lane their float32 loops run at float64 width; vsin_fast/vcos_fast leave that path
-out, for kernels that redo a slice with vsin/vcos where vtrig_huge holds.) Integer
+out, for kernels that redo a slice with vsin/vcos where vtrig_huge holds; vpow_fast and
+vpow_special are the same pair for pow's special cases.) Integer
 arguments are computed in float64, like NumPy's ufuncs. float32 vpow, on CPUs with
 AVX-512F, is a call to a hand-vectorised function instead (vecmath_pow_simd.py), which
 LLVM's vectoriser calls once per vector.
@@ -65,7 +66,7 @@ def _pow(F):
 def _flat(F, name, arg_names):
     """The entry point `name` for dtype F as one plain function of `arg_names`, with its
     helpers inlined (vecmath_flatten.py): Numba compiles it once, not once per helper."""
-    return flatten(_pow(F) if name == "pow" else _impl(F)[name], arg_names)
+    return flatten(_pow(F)[name] if name.startswith("pow") else _impl(F)[name], arg_names)
 
 
 @functools.lru_cache(maxsize=None)
@@ -154,19 +155,48 @@ def _cpu_has_simd():
     return vecmath_simd.available(cpu_target.target_context)
 
 
-@overload(vpow, jit_options=_OVERLOAD_OPTS)
-def _ov_pow(x, y):
-    F = _pick(x, y)
-    if F is None:
-        return None
-    if F is np.float32 and _cpu_has_simd():
-        return lambda x, y: _vpow32_simd(x, y)
-    if _exact(F, x, y):
-        return _flat(F, "pow", ("x", "y"))
-    fn = _flat_jit(F, "pow", ("x", "y"))
-    return lambda x, y: fn(F(x), F(y))
+def vpow_fast(x, y):
+    """x**y where not vpow_special(x, y), bit-identical to vpow there (some value
+    elsewhere): what kernels compute before checking the guard (vecmath_pow.build)."""
+    return np.power(x, y)
+
+
+def vpow_special(x, y):
+    """Is (x, y) outside vpow_fast's range: x not a positive normal finite number, or y
+    not finite?"""
+    x, y = np.asarray(x), np.asarray(y)
+    tiny = np.finfo(np.result_type(x, y, np.float32)).tiny
+    with np.errstate(invalid="ignore"):
+        return ~((x >= tiny) & (x < np.inf) & (np.abs(y) < np.inf))
+
+
+def _pow_overload(name, simd, simd_special):
+    def ov(x, y):
+        F = _pick(x, y)
+        if F is None:
+            return None
+        if F is np.float32 and _cpu_has_simd():
+            # the vector function has its own fast path and special-case path
+            return simd if name != "pow_special" else simd_special
+        if _exact(F, x, y):
+            return _flat(F, name, ("x", "y"))
+        fn = _flat_jit(F, name, ("x", "y"))
+        return lambda x, y: fn(F(x), F(y))
+    return ov
+
+
+def _simd_pow(x, y):
+    return _vpow32_simd(x, y)
+
+
+def _simd_never_special(x, y):
+    return False
+
+
+for _stub, _name in ((vpow, "pow"), (vpow_fast, "pow_fast"), (vpow_special, "pow_special")):
+    overload(_stub, jit_options=_OVERLOAD_OPTS)(_pow_overload(_name, _simd_pow, _simd_never_special))
 
 
 __all__ = ["SOURCE_HASH", "vexp", "vexp2", "vexpm1", "vlog", "vlog2", "vlog10", "vlog1p", "vtanh",
            "vsigmoid", "vsinh", "vcosh", "verf", "vsin", "vcos", "vsin_fast", "vcos_fast",
-           "vtrig_huge", "vatan", "vpow"]
+           "vtrig_huge", "vatan", "vpow", "vpow_fast", "vpow_special"]

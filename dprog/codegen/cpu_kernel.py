@@ -18,7 +18,7 @@ they reduce its one dim, and their outputs arrive with shape (1,).
 """
 import numpy as np
 
-from .expressions import GroupBody, op_expression, typed_constant
+from .expressions import GroupBody, fast_form, op_expression, typed_constant
 
 def _kernels_source_hash():
     """A hash of the hand-written kernels generated code calls. Numba's disk cache does
@@ -142,9 +142,9 @@ def kernel_source(graph, ndim, name="kernel"):
     guards = []
 
     def fast_expression(node, operands):
-        if node.op.fast is None:
+        if fast_form(node) is None:
             return op_expression(node, operands)
-        expr, guard = node.op.fast
+        expr, guard = fast_form(node)
         guards.append(guard.format(*operands))
         return expr.format(*operands)
     fast = GroupBody(graph, idx, input_exprs, expression=fast_expression, array_names=array_names)
@@ -159,7 +159,7 @@ def _guardable(graph, ndim):
     """Can this kernel run its slice twice (see kernel_source)? It needs an op with a
     fast form, a loop, and reductions only of the kind the kernel starts itself (an
     output accumulated across the nest would be added to twice)."""
-    if not ndim or not any(n.op.fast is not None for n in graph.nodes):
+    if not ndim or not any(fast_form(n) is not None for n in graph.nodes):
         return False
     reduced = {n.outs[0].id for n in graph.nodes if n.op.kind.value == "reduction"}
     return reduced <= self_initialising(graph, ndim)

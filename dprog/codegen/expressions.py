@@ -58,6 +58,15 @@ def op_template(node, scalar=False):
     return template
 
 
+def fast_form(node):
+    """The op record's (expr, guard) templates of a cheaper form for this node's operand
+    dtype kind (Op.fast), or None."""
+    fast = node.op.fast
+    if isinstance(fast, dict):
+        fast = fast.get(node.inputs[-1].aval.dtype.kind)
+    return fast
+
+
 def calls_vecmath(node):
     """Does this node's kernel expression call kernels/vecmath (vm.*)? Those functions
     cost tens of instructions per element, plain arithmetic one or two: the planner and

@@ -301,6 +301,7 @@ mod_p = define("mod", 2, np.mod,
                doc="Python/NumPy modulo: the result has the sign of the divisor")
 pow_p = define("pow", 2, np.power, partials=[_pow_dx, _pow_dy],
                expr={"f": "vm.vpow({0}, {1})", "i": "sc.int_pow({0}, {1})"}, rewrite=_pow_rewrite,
+               fast={"f": ("vm.vpow_fast({0}, {1})", "vm.vpow_special({0}, {1})")},
                accepts="numeric", domain="positive", doc="d/dy at x == 0 is taken as 0 (as JAX)")
 maximum_p = define("maximum", 2, np.maximum,
                    partials=[_balanced(lambda a, b: a > b), _balanced(lambda a, b: a < b)],

@@ -1,7 +1,8 @@
-"""Kernels with a cheap form of sin/cos (Op.fast, codegen/cpu_kernel.py `_guarded_source`):
-the loop computes without the huge-argument path and runs its slice again with the exact
-one if any argument was huge. Results must not depend on whether a huge argument shared
-the slice: the cheap form is bit-identical to the exact one wherever it is used."""
+"""Kernels with a cheap form of sin/cos/pow (Op.fast, codegen/cpu_kernel.py
+`kernel_source`): the loop computes without the huge-argument path (sin/cos) or the special
+cases (pow) and runs its slice again with the exact form if any element needed it. Results
+must not depend on whether such an element shared the slice: the cheap form is
+bit-identical to the exact one wherever it is used."""
 import numpy as np
 import pytest
 
@@ -91,3 +92,42 @@ def test_reductions_restart_in_the_exact_pass(dtype):
                      (lambda r: dnp.sum(dnp.sin(r), axis=1), rows)]:
         got, want = dp.jit(fun)(arg), reference(fun, arg.astype(np.float64))
         np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-3)
+
+
+def power_mix(x, y):
+    return x ** y + y
+
+
+@pytest.mark.filterwarnings("ignore:(invalid value|divide by zero|overflow) encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pow_special_cases_are_exact_and_leave_the_others_unchanged(dtype):
+    n = 300_000
+    x = rng.uniform(0.2, 5, n).astype(dtype)
+    y = rng.uniform(-4, 4, n).astype(dtype)
+    (text,) = kernel_texts(power_mix, x, y)
+    assert "vm.vpow_fast(" in text and "huge_ = huge_ | vm.vpow_special(" in text
+    assert "vm.vpow(" in text
+    f = dp.jit(power_mix)
+    plain = f(x, y)
+    xs, ys = x.copy(), y.copy()
+    odd = [5, 9, 13, 21, 33, 40, 41, 1000]       # all in the first slice
+    xs[odd] = [0.0, -2.0, -0.0, np.inf, np.nan, 1e-40 if dtype == np.float32 else 1e-310, 1.0, -3.0]
+    ys[odd] = [2.0, 3.0, -1.0, 0.5, 1.0, 0.5, np.inf, 0.5]
+    got = f(xs, ys)
+    same = np.ones(n, bool)
+    same[odd] = False
+    np.testing.assert_array_equal(bits(got[same]), bits(plain[same]))
+    wide = np.longdouble
+    with np.errstate(all="ignore"):
+        want = np.power(xs[odd].astype(wide), ys[odd]) + ys[odd]
+    np.testing.assert_allclose(got[odd], want.astype(dtype), rtol=2 * np.finfo(dtype).eps)  # nans equal
+    power = np.power(x.astype(wide), y.astype(wide))
+    # (the sum may cancel: its error is relative to the terms)
+    err = np.abs(plain - (power + y)) / (np.abs(power) + np.abs(y))
+    assert err.max() < 2 * np.finfo(dtype).eps
+
+
+def test_integer_pow_has_no_fast_form():
+    a = np.arange(1, 65, dtype=np.int64)
+    (text,) = kernel_texts(lambda a, b: a ** b, a, a % 5)
+    assert "sc.int_pow(" in text and "huge_" not in text

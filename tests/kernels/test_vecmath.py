@@ -250,6 +250,53 @@ def test_fast_sin_cos_equal_the_exact_ones_below_the_huge_bound(dtype):
     assert np.isnan(x).any() and huge.any() and (~huge).sum() > 1000
 
 
+def _pow_fast_samples(dtype):
+    # pow's test samples, and pairs where pow's selects meet computed values: x == 1 and
+    # y == 0 (+-0 products), results that overflow, underflow or are denormal, huge y
+    rng = np.random.default_rng(5)
+    x, y = pow_samples(dtype)
+    near1 = rng.uniform(0.5, 2, 3000)
+    span = 1100.0 if dtype == np.float64 else 150.0
+    xs = np.concatenate([x, np.ones(200), near1, near1, np.exp(rng.uniform(-3, 3, 2000))])
+    ys = np.concatenate([y, rng.uniform(-1e6, 1e6, 200), np.zeros(3000) * np.sign(near1 - 1),
+                         rng.uniform(-1, 1, 3000) * 1e30, rng.uniform(-span, span, 2000) / 3 * 10])
+    return xs.astype(dtype), ys.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("code", ["dispatched", "scalar"])
+def test_fast_pow_equals_pow_wherever_the_guard_is_false(dtype, code):
+    # Kernels compute pow with vpow_fast and redo the slice with vpow where vpow_special
+    # holds for any element (Op.fast): the two must agree bit for bit wherever it is
+    # false. "scalar": the float32 scalar code that CPUs without AVX-512F run. (The
+    # float32 vector function has its own special-case path: there the guard is never
+    # true and both names call it.)
+    x, y = _pow_fast_samples(dtype)
+    one_form = code == "dispatched" and dtype == np.float32 and vm._cpu_has_simd()
+    if code == "scalar":
+        fast, exact, guard = (_loop2(vm._flat_jit(dtype, name, ("x", "y")))
+                              for name in ("pow_fast", "pow", "pow_special"))
+    else:
+        fast, exact, guard = _loop2(vm.vpow_fast), LOOPS["vpow"], _loop2(vm.vpow_special)
+    special = np.empty(x.size, bool)
+    guard(x, y, special)
+    tiny = np.finfo(dtype).tiny
+    with np.errstate(invalid="ignore"):
+        ordinary = (x >= tiny) & (x < np.inf) & np.isfinite(y)
+    np.testing.assert_array_equal(vm.vpow_special(x, y), ~ordinary)   # outside Numba
+    np.testing.assert_array_equal(special, np.zeros_like(special) if one_form else ~ordinary)
+    a, b = np.empty_like(x), np.empty_like(x)
+    fast(x, y, a)
+    exact(x, y, b)
+    ints = np.uint32 if dtype == np.float32 else np.uint64
+    np.testing.assert_array_equal(a[~special].view(ints), b[~special].view(ints))
+    # the samples reach what the fast form must get right by itself
+    r = b[ordinary]
+    assert (r == np.inf).any() and (r == 0).any() and ((r > 0) & (r < tiny)).any()
+    assert ((x == 1) & ordinary).sum() >= 200 and ((y == 0) & ordinary).sum() >= 3000
+    assert (~ordinary).sum() > 1000
+
+
 # float32 pow has two implementations: a 16-lane vector function (vecmath_pow_simd.py,
 # CPUs with AVX-512F), and the scalar code LLVM vectorises elsewhere (_build_pow32).
 # test_pow_ulp checks the one this machine runs; these check the other one and how the
