@@ -3,6 +3,7 @@
     python benchmarks/vecmath_bench.py [--n 10000000] [--reps 7] [--only vexp,vsin]
     python benchmarks/vecmath_bench.py --n 16384 --no-par     # in cache: compute cost only
     python benchmarks/vecmath_bench.py --ulp-only
+    python benchmarks/vecmath_bench.py --only vpow --alternate 31   # + back-to-back ratio
 
 Each function runs over N elements in a @njit loop (parallel=False, and parallel=True
 with prange) writing into a preallocated array, and NumPy's ufunc runs with out=.
@@ -130,6 +131,22 @@ def times_ms(f, reps, inner=1):
     return 1e3 * float(np.median(ts)), 1e3 * min(ts)
 
 
+def alternating_ratio(f_ref, f_ours, reps, inner=1):
+    """Median over rounds of (NumPy's time / ours), the two timed back to back in each
+    round: less sensitive to the machine's slow and fast phases than separate medians."""
+    f_ref(), f_ours()
+    ratios = []
+    for _ in range(reps):
+        ts = []
+        for f in (f_ref, f_ours):
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                f()
+            ts.append(time.perf_counter() - t0)
+        ratios.append(ts[0] / ts[1])
+    return float(np.median(ratios))
+
+
 def max_ulp(name, dtype):
     if name in BINARY:
         x, y = T.pow_samples(dtype)
@@ -157,6 +174,9 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--ulp-only", action="store_true", help="skip the timings")
     ap.add_argument("--no-par", action="store_true", help="skip parallel=True")
+    ap.add_argument("--alternate", type=int, default=0, metavar="ROUNDS",
+                    help="also print the median ratio of ROUNDS rounds timing NumPy and "
+                         "the serial loop back to back")
     args = ap.parse_args()
     names = args.only.split(",") if args.only else list(CASES)
     if args.ulp_only:
@@ -187,8 +207,12 @@ def main():
             t_p, _ = nan if args.no_par else times_ms(lambda: par(*ins, out), args.reps, inner)
             # (the fast forms are wrong for huge |x|, which the test domain holds)
             ulp = max_ulp(name, dtype) if name in T.MAX_ULP or name in BINARY else float("nan")
+            alt = ""
+            if args.alternate and ref:
+                alt = "   alternating: %.2f" % alternating_ratio(
+                    lambda: ref(*ins, out=out), lambda: serial(*ins, out), args.alternate, inner)
             print(f"{name:10} {dtype.__name__:7} {ulp:6.2f} {t_np:8.4g} {t_s:8.4g} "
-                  f"{t_np / t_s:6.2f} {t_p:8.4g} {t_np / t_p:6.2f} {m_np / m_s:9.2f}",
+                  f"{t_np / t_s:6.2f} {t_p:8.4g} {t_np / t_p:6.2f} {m_np / m_s:9.2f}{alt}",
                   flush=True)
 
 
