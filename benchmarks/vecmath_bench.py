@@ -54,11 +54,18 @@ CASES = {
     "vatan": (np.arctan, (-10, 10)), "vpow": (np.power, (0.1, 10)),
     # what kernels run (with an exact second pass only where |x| is huge): cpu_kernel.py
     "vsin_fast": (np.sin, (-100, 100)), "vcos_fast": (np.cos, (-100, 100)),
-    # pow as kernels run it: vpow_fast, the guard ORed over the loop, and the loop again
-    # with vpow if it held anywhere (never, on these inputs; cpu_kernel.py)
-    "vpow_guarded": (np.power, (0.1, 10)),
+    # as kernels run pow and the logarithms: the fast form, its guard ORed over the loop,
+    # and the loop again with the exact form if it held anywhere (never, on these
+    # inputs; cpu_kernel.py)
+    "vpow_guarded": (np.power, (0.1, 10)), "vlog_guarded": (np.log, (1e-3, 1e3)),
+    "vlog2_guarded": (np.log2, (1e-3, 1e3)), "vlog10_guarded": (np.log10, (1e-3, 1e3)),
 }
 BINARY = ("vpow", "vpow_guarded")
+# name -> (fast form, guard, exact form)
+GUARDED = {"vpow_guarded": ("vpow_fast", "vpow_special", "vpow"),
+           "vlog_guarded": ("vlog_fast", "vlog_special", "vlog"),
+           "vlog2_guarded": ("vlog2_fast", "vlog_special", "vlog2"),
+           "vlog10_guarded": ("vlog10_fast", "vlog_special", "vlog10")}
 
 
 def make_loops(fn, binary):
@@ -87,34 +94,55 @@ def make_loops(fn, binary):
             njit(error_model="numpy", parallel=True)(par))
 
 
-def make_guarded_loops(fast, guard, exact):
-    """Loops over (x, y) as a dprog kernel runs an op with a fast form (Op.fast)."""
-    def serial(x, y, out):
-        prefer_wide()
-        special = False
-        for i in range(x.size):
-            out[i] = fast(x[i], y[i])
-            special = special | guard(x[i], y[i])
-        if special:
+def make_guarded_loops(fast, guard, exact, binary):
+    """Loops as a dprog kernel runs an op with a fast form (Op.fast)."""
+    if binary:
+        def serial(x, y, out):
+            prefer_wide()
+            special = False
             for i in range(x.size):
-                out[i] = exact(x[i], y[i])
+                out[i] = fast(x[i], y[i])
+                special = special | guard(x[i], y[i])
+            if special:
+                for i in range(x.size):
+                    out[i] = exact(x[i], y[i])
 
-    def par(x, y, out):
-        prefer_wide()
-        special = False
-        for i in prange(x.size):
-            out[i] = fast(x[i], y[i])
-            special = special | guard(x[i], y[i])
-        if special:
+        def par(x, y, out):
+            prefer_wide()
+            special = False
             for i in prange(x.size):
-                out[i] = exact(x[i], y[i])
+                out[i] = fast(x[i], y[i])
+                special = special | guard(x[i], y[i])
+            if special:
+                for i in prange(x.size):
+                    out[i] = exact(x[i], y[i])
+    else:
+        def serial(x, out):
+            prefer_wide()
+            special = False
+            for i in range(x.size):
+                out[i] = fast(x[i])
+                special = special | guard(x[i])
+            if special:
+                for i in range(x.size):
+                    out[i] = exact(x[i])
+
+        def par(x, out):
+            prefer_wide()
+            special = False
+            for i in prange(x.size):
+                out[i] = fast(x[i])
+                special = special | guard(x[i])
+            if special:
+                for i in prange(x.size):
+                    out[i] = exact(x[i])
     return (njit(error_model="numpy")(serial),
             njit(error_model="numpy", parallel=True)(par))
 
 
 def loops_for(name):
-    if name == "vpow_guarded":
-        return make_guarded_loops(vm.vpow_fast, vm.vpow_special, vm.vpow)
+    if name in GUARDED:
+        return make_guarded_loops(*(getattr(vm, f) for f in GUARDED[name]), name in BINARY)
     return make_loops(getattr(vm, name), name in BINARY)
 
 
@@ -151,19 +179,20 @@ def max_ulp(name, dtype):
     if name in BINARY:
         x, y = T.pow_samples(dtype)
         out = np.empty_like(x)
-        loops_for(name)[0](x, y, out) if name == "vpow_guarded" else T.LOOPS[name](x, y, out)
+        loops_for(name)[0](x, y, out)
         wide = np.float64 if dtype == np.float32 else np.longdouble
         with np.errstate(all="ignore"):
             ref = np.power(x.astype(wide), y.astype(wide))
     else:
-        x = T.domain(name, dtype)
+        exact = GUARDED[name][2] if name in GUARDED else name
+        x = T.domain(exact, dtype)
         if name == "verf" and dtype == np.float64:
             x = x[::8]
         out = np.empty_like(x)
-        T.LOOPS[name](x, out)
+        loops_for(name)[0](x, out)
         wide = np.float64 if dtype == np.float32 else np.longdouble
         with np.errstate(all="ignore"):
-            ref = T.REF[name](x.astype(wide))
+            ref = T.REF[exact](x.astype(wide))
     return float(T.ulp_errors(out, ref, dtype).max())
 
 
@@ -206,7 +235,7 @@ def main():
             t_s, m_s = times_ms(lambda: serial(*ins, out), args.reps, inner)
             t_p, _ = nan if args.no_par else times_ms(lambda: par(*ins, out), args.reps, inner)
             # (the fast forms are wrong for huge |x|, which the test domain holds)
-            ulp = max_ulp(name, dtype) if name in T.MAX_ULP or name in BINARY else float("nan")
+            ulp = max_ulp(name, dtype) if name in T.MAX_ULP or name in GUARDED else float("nan")
             alt = ""
             if args.alternate and ref:
                 alt = "   alternating: %.2f" % alternating_ratio(

@@ -15,7 +15,8 @@ argument type: float32 in, float32 out, no float64 arithmetic on the way. (Excep
 float32 vsin/vcos reduce |x| >= 2^16 in float64, and as every branch is evaluated for
 every lane their float32 loops run at float64 width; vsin_fast/vcos_fast leave that path
 out, for kernels that redo a slice with vsin/vcos where vtrig_huge holds; vpow_fast and
-vpow_special are the same pair for pow's special cases.) Integer
+vpow_special are the same pair for pow's special cases, vlog_fast/vlog2_fast/
+vlog10_fast and vlog_special for the logarithms.) Integer
 arguments are computed in float64, like NumPy's ufuncs. float32 vpow, on CPUs with
 AVX-512F, is a call to a hand-vectorised function instead (vecmath_pow_simd.py), which
 LLVM's vectoriser calls once per vector.
@@ -120,6 +121,20 @@ vexpm1 = _make_unary("vexpm1", "expm1", np.expm1)
 vlog = _make_unary("vlog", "log", np.log)
 vlog2 = _make_unary("vlog2", "log2", np.log2)
 vlog10 = _make_unary("vlog10", "log10", np.log10)
+
+
+def _log_special_np(x):
+    x = np.asarray(x)
+    with np.errstate(invalid="ignore"):
+        return ~((x >= np.finfo(np.result_type(x, np.float32)).tiny) & (x < np.inf))
+
+
+# log, log2 and log10 without their special cases, and where those are needed
+# (vecmath_exp.py), for kernels that redo a slice with the exact form
+vlog_fast = _make_unary("vlog_fast", "log_fast", np.log)
+vlog2_fast = _make_unary("vlog2_fast", "log2_fast", np.log2)
+vlog10_fast = _make_unary("vlog10_fast", "log10_fast", np.log10)
+vlog_special = _make_unary("vlog_special", "log_special", _log_special_np)
 vlog1p = _make_unary("vlog1p", "log1p", np.log1p)
 vtanh = _make_unary("vtanh", "tanh", np.tanh)
 vsigmoid = _make_unary("vsigmoid", "sigmoid", _sigmoid_np)
@@ -199,4 +214,5 @@ for _stub, _name in ((vpow, "pow"), (vpow_fast, "pow_fast"), (vpow_special, "pow
 
 __all__ = ["SOURCE_HASH", "vexp", "vexp2", "vexpm1", "vlog", "vlog2", "vlog10", "vlog1p", "vtanh",
            "vsigmoid", "vsinh", "vcosh", "verf", "vsin", "vcos", "vsin_fast", "vcos_fast",
+           "vlog_fast", "vlog2_fast", "vlog10_fast", "vlog_special",
            "vtrig_huge", "vatan", "vpow", "vpow_fast", "vpow_special"]

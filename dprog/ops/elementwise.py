@@ -241,11 +241,14 @@ exp2_p = define("exp2", 1, np.exp2, partials=[lambda x, y: y * LN2], expr="vm.ve
 expm1_p = define("expm1", 1, np.expm1, partials=[lambda x, y: y + 1], expr="vm.vexpm1({0})",
                  scalar_expr="np.expm1({0})", domain="small")
 log_p = define("log", 1, np.log, partials=[lambda x, y: 1 / x], expr="vm.vlog({0})",
-               scalar_expr="np.log({0})", domain="positive")
+               scalar_expr="np.log({0})", domain="positive",
+               fast=("vm.vlog_fast({0})", "vm.vlog_special({0})"))
 log2_p = define("log2", 1, np.log2, partials=[lambda x, y: 1 / (x * LN2)], expr="vm.vlog2({0})",
-                scalar_expr="np.log2({0})", domain="positive")
+                scalar_expr="np.log2({0})", domain="positive",
+                fast=("vm.vlog2_fast({0})", "vm.vlog_special({0})"))
 log10_p = define("log10", 1, np.log10, partials=[lambda x, y: 1 / (x * LN10)],
-                 expr="vm.vlog10({0})", scalar_expr="np.log10({0})", domain="positive")
+                 expr="vm.vlog10({0})", scalar_expr="np.log10({0})", domain="positive",
+                 fast=("vm.vlog10_fast({0})", "vm.vlog_special({0})"))
 log1p_p = define("log1p", 1, np.log1p, partials=[lambda x, y: 1 / (1 + x)], expr="vm.vlog1p({0})",
                  scalar_expr="np.log1p({0})", domain="gt_minus1")
 sin_p = define("sin", 1, np.sin, partials=[lambda x, y: _dnp().cos(x)], expr="vm.vsin({0})",

@@ -131,3 +131,31 @@ def test_integer_pow_has_no_fast_form():
     a = np.arange(1, 65, dtype=np.int64)
     (text,) = kernel_texts(lambda a, b: a ** b, a, a % 5)
     assert "sc.int_pow(" in text and "huge_" not in text
+
+
+@pytest.mark.filterwarnings("ignore:(invalid value|divide by zero) encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_special_cases_are_exact_and_leave_the_others_unchanged(dtype):
+    def logs(x):
+        return dnp.log(x) + dnp.log2(x) * dnp.log10(x)
+    n = 300_000
+    x = rng.uniform(0.01, 100, n).astype(dtype)
+    (text,) = kernel_texts(logs, x)
+    for name in ("vlog_fast", "vlog2_fast", "vlog10_fast"):
+        assert f"vm.{name}(" in text
+    assert "huge_ = huge_ | vm.vlog_special(" in text and "vm.vlog(" in text
+    f = dp.jit(logs)
+    plain = f(x)
+    xs = x.copy()
+    odd = [3, 8, 99, 1000, 1001, 2000, 2001]     # all in the first slice
+    xs[odd] = [0.0, -1.0, np.inf, np.nan, -0.0, 1e-40 if dtype == np.float32 else 1e-310, 1.0]
+    got = f(xs)
+    same = np.ones(n, bool)
+    same[odd] = False
+    np.testing.assert_array_equal(bits(got[same]), bits(plain[same]))
+    with np.errstate(all="ignore"):
+        w = xs[odd].astype(np.longdouble)
+        want = np.log(w) + np.log2(w) * np.log10(w)
+    np.testing.assert_allclose(got[odd], want.astype(dtype), rtol=4 * np.finfo(dtype).eps)
+    np.testing.assert_allclose(plain, reference(logs, x.astype(np.float64)).astype(dtype),
+                               rtol=10 * np.finfo(dtype).eps, atol=10 * np.finfo(dtype).eps)

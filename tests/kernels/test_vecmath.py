@@ -250,6 +250,26 @@ def test_fast_sin_cos_equal_the_exact_ones_below_the_huge_bound(dtype):
     assert np.isnan(x).any() and huge.any() and (~huge).sum() > 1000
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_fast_logs_equal_the_exact_ones_wherever_the_guard_is_false(dtype):
+    # Kernels compute log/log2/log10 with the _fast forms and redo the slice with the
+    # exact ones where vlog_special holds for any element (Op.fast).
+    x = np.concatenate([domain("vlog", dtype), np.abs(domain("vlog", dtype))])
+    special = np.empty(x.size, bool)
+    _loop1(vm.vlog_special)(x, special)
+    with np.errstate(invalid="ignore"):
+        ordinary = (x >= np.finfo(dtype).tiny) & (x < np.inf)
+    np.testing.assert_array_equal(special, ~ordinary)
+    np.testing.assert_array_equal(vm.vlog_special(x), ~ordinary)     # outside Numba
+    ints = np.uint32 if dtype == np.float32 else np.uint64
+    for fast, exact in (("vlog_fast", "vlog"), ("vlog2_fast", "vlog2"), ("vlog10_fast", "vlog10")):
+        a, b = np.empty_like(x), np.empty_like(x)
+        _loop1(getattr(vm, fast))(x, a)
+        LOOPS[exact](x, b)
+        np.testing.assert_array_equal(a[ordinary].view(ints), b[ordinary].view(ints))
+    assert ordinary.sum() > 1000 and (~ordinary).sum() > 100 and (x == 1).any()
+
+
 def _pow_fast_samples(dtype):
     # pow's test samples, and pairs where pow's selects meet computed values: x == 1 and
     # y == 0 (+-0 products), results that overflow, underflow or are denormal, huge y
