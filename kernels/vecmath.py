@@ -210,6 +210,7 @@ def _simd_never_special(x, y):
 
 for _stub, _name in ((vpow, "pow"), (vpow_fast, "pow_fast"), (vpow_special, "pow_special")):
     overload(_stub, jit_options=_OVERLOAD_OPTS)(_pow_overload(_name, _simd_pow, _simd_never_special))
+del _stub, _name
 
 
 __all__ = ["SOURCE_HASH", "vexp", "vexp2", "vexpm1", "vlog", "vlog2", "vlog10", "vlog1p", "vtanh",

@@ -40,9 +40,10 @@ class Op:
           nothing to vectorise and its SIMD form only adds compile time (the libm call:
           ~50 ms less to compile the cross-entropy row kernel). None: use `expr`.
     fast: (expr, guard) templates, or None: a cheaper form of `expr` that is exact except
-          where `guard` is true for the element (sin/cos of huge arguments, pow's special
-          cases), or a dict of them by operand dtype kind. A CPU kernel computes with
-          it and runs its slice again with `expr` if any guard was true.
+          where `guard` is true for the element (sin/cos of huge arguments, the special
+          cases of pow and the logarithms), or a dict of them by operand dtype kind. A
+          CPU kernel computes with it and runs its slice again with `expr` if any guard
+          was true.
     rewrite(node, emit) -> an atom computing node's single output with cheaper ops, or None:
           the op's own algebra, which the simplify pass applies (pow by a literal
           exponent, select on a literal condition). emit(op, *inputs, **params) adds a
