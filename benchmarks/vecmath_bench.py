@@ -68,76 +68,49 @@ GUARDED = {"vpow_guarded": ("vpow_fast", "vpow_special", "vpow"),
            "vlog10_guarded": ("vlog10_fast", "vlog_special", "vlog10")}
 
 
+# The loops, written once for one or two inputs and for range/prange. Plain: one call
+# per element. Guarded: as a dprog kernel runs an op with a fast form (Op.fast): the fast
+# form with its guard ORed over the loop, and the loop again with the exact form if the
+# guard held anywhere (a prange loop counts instead of ORing: Numba's parallel
+# reductions have no `|`). Vectors as wide as in dprog's generated kernels
+# (kernels/vector_width.py).
+_PLAIN = """
+def loop({ins}, out):
+    prefer_wide()
+    for i in {range}(x.size):
+        out[i] = fn({elems})
+"""
+_GUARDED = """
+def loop({ins}, out):
+    prefer_wide()
+    special = {no}
+    for i in {range}(x.size):
+        out[i] = fast({elems})
+        special = special {any} guard({elems})
+    if special:
+        for i in {range}(x.size):
+            out[i] = exact({elems})
+"""
+
+
+def _compile_loops(template, binary, **fns):
+    """(serial, parallel) njit loops from `template`, calling the functions in `fns`."""
+    ins = ("x", "y") if binary else ("x",)
+    loops = []
+    for rng, no, any_, opts in (("range", "False", "|", {}), ("prange", "0", "+", {"parallel": True})):
+        namespace = dict(fns, prefer_wide=prefer_wide, prange=prange)
+        exec(template.format(ins=", ".join(ins), range=rng, no=no, any=any_,
+                             elems=", ".join(f"{v}[i]" for v in ins)), namespace)
+        loops.append(njit(error_model="numpy", **opts)(namespace["loop"]))
+    return tuple(loops)
+
+
 def make_loops(fn, binary):
-    # Vectors as wide as in dprog's generated kernels (kernels/vector_width.py).
-    if binary:
-        def serial(x, y, out):
-            prefer_wide()
-            for i in range(x.size):
-                out[i] = fn(x[i], y[i])
-
-        def par(x, y, out):
-            prefer_wide()
-            for i in prange(x.size):
-                out[i] = fn(x[i], y[i])
-    else:
-        def serial(x, out):
-            prefer_wide()
-            for i in range(x.size):
-                out[i] = fn(x[i])
-
-        def par(x, out):
-            prefer_wide()
-            for i in prange(x.size):
-                out[i] = fn(x[i])
-    return (njit(error_model="numpy")(serial),
-            njit(error_model="numpy", parallel=True)(par))
+    return _compile_loops(_PLAIN, binary, fn=fn)
 
 
 def make_guarded_loops(fast, guard, exact, binary):
-    """Loops as a dprog kernel runs an op with a fast form (Op.fast)."""
-    if binary:
-        def serial(x, y, out):
-            prefer_wide()
-            special = False
-            for i in range(x.size):
-                out[i] = fast(x[i], y[i])
-                special = special | guard(x[i], y[i])
-            if special:
-                for i in range(x.size):
-                    out[i] = exact(x[i], y[i])
-
-        def par(x, y, out):
-            prefer_wide()
-            special = False
-            for i in prange(x.size):
-                out[i] = fast(x[i], y[i])
-                special = special | guard(x[i], y[i])
-            if special:
-                for i in prange(x.size):
-                    out[i] = exact(x[i], y[i])
-    else:
-        def serial(x, out):
-            prefer_wide()
-            special = False
-            for i in range(x.size):
-                out[i] = fast(x[i])
-                special = special | guard(x[i])
-            if special:
-                for i in range(x.size):
-                    out[i] = exact(x[i])
-
-        def par(x, out):
-            prefer_wide()
-            special = False
-            for i in prange(x.size):
-                out[i] = fast(x[i])
-                special = special | guard(x[i])
-            if special:
-                for i in prange(x.size):
-                    out[i] = exact(x[i])
-    return (njit(error_model="numpy")(serial),
-            njit(error_model="numpy", parallel=True)(par))
+    return _compile_loops(_GUARDED, binary, fast=fast, guard=guard, exact=exact)
 
 
 def loops_for(name):

@@ -123,10 +123,15 @@ vlog2 = _make_unary("vlog2", "log2", np.log2)
 vlog10 = _make_unary("vlog10", "log10", np.log10)
 
 
+def _positive_normal_finite_np(x, dtype):
+    """NumPy's side of the fast forms' guards: is x normal, positive and finite in dtype?"""
+    with np.errstate(invalid="ignore"):
+        return (x >= np.finfo(dtype).tiny) & (x < np.inf)
+
+
 def _log_special_np(x):
     x = np.asarray(x)
-    with np.errstate(invalid="ignore"):
-        return ~((x >= np.finfo(np.result_type(x, np.float32)).tiny) & (x < np.inf))
+    return ~_positive_normal_finite_np(x, np.result_type(x, np.float32))
 
 
 # log, log2 and log10 without their special cases, and where those are needed
@@ -180,24 +185,7 @@ def vpow_special(x, y):
     """Is (x, y) outside vpow_fast's range: x not a positive normal finite number, or y
     not finite?"""
     x, y = np.asarray(x), np.asarray(y)
-    tiny = np.finfo(np.result_type(x, y, np.float32)).tiny
-    with np.errstate(invalid="ignore"):
-        return ~((x >= tiny) & (x < np.inf) & (np.abs(y) < np.inf))
-
-
-def _pow_overload(name, simd, simd_special):
-    def ov(x, y):
-        F = _pick(x, y)
-        if F is None:
-            return None
-        if F is np.float32 and _cpu_has_simd():
-            # the vector function has its own fast path and special-case path
-            return simd if name != "pow_special" else simd_special
-        if _exact(F, x, y):
-            return _flat(F, name, ("x", "y"))
-        fn = _flat_jit(F, name, ("x", "y"))
-        return lambda x, y: fn(F(x), F(y))
-    return ov
+    return ~(_positive_normal_finite_np(x, np.result_type(x, y, np.float32)) & np.isfinite(y))
 
 
 def _simd_pow(x, y):
@@ -208,8 +196,23 @@ def _simd_never_special(x, y):
     return False
 
 
+def _pow_overload(name):
+    def ov(x, y):
+        F = _pick(x, y)
+        if F is None:
+            return None
+        if F is np.float32 and _cpu_has_simd():
+            # the vector function has its own fast path and special-case path
+            return _simd_never_special if name == "pow_special" else _simd_pow
+        if _exact(F, x, y):
+            return _flat(F, name, ("x", "y"))
+        fn = _flat_jit(F, name, ("x", "y"))
+        return lambda x, y: fn(F(x), F(y))
+    return ov
+
+
 for _stub, _name in ((vpow, "pow"), (vpow_fast, "pow_fast"), (vpow_special, "pow_special")):
-    overload(_stub, jit_options=_OVERLOAD_OPTS)(_pow_overload(_name, _simd_pow, _simd_never_special))
+    overload(_stub, jit_options=_OVERLOAD_OPTS)(_pow_overload(_name))
 del _stub, _name
 
 
