@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .vecmath_bits import Consts, fma, frexp_sqrt2, jit, make_poly, scale_magic
+from .vecmath_bits import Consts, fma, frexp_sqrt2, jit, magic_k, make_poly, scale_magic
 
 # (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2]; relative error of e^r: 3e-19 (f64), 9e-9 (f32).
 EXP_G = {
@@ -76,7 +76,7 @@ def build(F):
         # x = kf*ln2 + r; the FMA adds MAGIC with a single rounding, giving round(x/ln2),
         # and t keeps k in its low bits for scale_magic
         t = fma(x, LOG2E, MAGIC)
-        kf = t - MAGIC
+        kf = magic_k(t)                    # t - MAGIC (converted as scale_magic converts)
         r = fma(kf, -LN2HI, x)
         r = fma(kf, -LN2LO, r)
         return t, r
