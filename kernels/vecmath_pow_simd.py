@@ -63,7 +63,6 @@ LOG_TAIL = (-0.24055036902427673, 0.2886546552181244, -0.3606737554073334, 0.480
 EXP2_Q = (0.009618166834115982, 0.05550443381071091, 0.24022650718688965, 0.6931471824645996)
 K32 = Consts(np.float32)
 MAGIC_32 = float(K32.MAGIC) / 32     # 1.5*2^18: its float32 spacing is 1/32
-MIN_NORMAL_BITS, INF_BITS = 0x00800000, 0x7F800000
 T_FAST = 190.0                      # |t| below this: 2^t needs no clamping
 T_MAX = 200.0                       # 2^t is inf or 0 beyond
 
@@ -211,12 +210,9 @@ def pow_body(v, x, y):
     slow_block = fn.append_basic_block("slow")
     hi, lo = _log2_dd(v, x)
     th, tl = _times_y(v, hi, lo, y)
-    # x normal, positive and finite: its bits minus those of 2^-126, as unsigned, below
-    # those of inf minus the same (negative x and nan fall outside); and |th| < T_FAST
-    normal = v.b.icmp_unsigned("<", v.isub(v.bits(x), v.ci(MIN_NORMAL_BITS)),
-                               v.ci(INF_BITS - MIN_NORMAL_BITS))
-    ok = v.m_and(normal, v.lt(v.abs(th), v.c(T_FAST)))
-    v.b.cbranch(v.any(v.m_not(ok)), slow_block, fast_block)
+    # any lane whose x is not normal, positive and finite, or whose |th| >= T_FAST
+    slow = v.m_or(v.not_pos_normal(x), v.m_not(v.lt(v.abs(th), v.c(T_FAST))))
+    v.b.cbranch(v.any(slow), slow_block, fast_block)
 
     v.b.position_at_end(fast_block)
     v.b.ret(_exp2_dd(v, th, tl))

@@ -32,8 +32,10 @@ LANES = 16
 
 
 def available(context):
-    """Can kernels compiled by this context use the vector functions (AVX-512F)?"""
-    return has_scalef(context)
+    """Can kernels compiled by this context use the vector functions (AVX-512F, and DQ
+    for vfpclassps: every AVX-512 CPU but Xeon Phi has both)?"""
+    features = getattr(context.codegen(), "_tm_features", "") or ""
+    return has_scalef(context) and "+avx512dq" in features.split(",")
 
 
 class Vec:
@@ -175,6 +177,15 @@ class Vec:
 
     def sel(self, mask, a, b):
         return self.b.select(mask, a, b)
+
+    def not_pos_normal(self, a):
+        """Lanes holding anything but a positive normal number: nan, inf, zero, a
+        denormal or a negative number (one vfpclassps; its two integer compares take
+        two)."""
+        mask = ir.VectorType(ir.IntType(1), self.lanes)
+        fn = cgutils.get_or_insert_function(
+            self.module, ir.FunctionType(mask, [self.f, I32]), "llvm.x86.avx512.fpclass.ps.512")
+        return self.b.call(fn, [a, ir.Constant(I32, 0xFF)])   # every class but positive normal
 
     def m_and(self, a, b):
         return self.b.and_(a, b)
