@@ -18,7 +18,7 @@ out, for kernels that redo a slice with vsin/vcos where vtrig_huge holds; vpow_f
 vpow_special are the same pair for pow's special cases, vlog_fast/vlog2_fast/
 vlog10_fast and vlog_special for the logarithms.) Integer
 arguments are computed in float64, like NumPy's ufuncs. float32 vpow, on CPUs with
-AVX-512F, is a call to a hand-vectorised function instead (vecmath_pow_simd.py), which
+AVX-512F and DQ, is a call to a hand-vectorised function instead (vecmath_pow_simd.py), which
 LLVM's vectoriser calls once per vector.
 Accuracy and speed: see VECMATH.md.
 """

@@ -1,4 +1,4 @@
-"""float32 pow as a 16-lane vector function (vecmath_simd.py), for CPUs with AVX-512F.
+"""float32 pow as a 16-lane vector function (vecmath_simd.py), for CPUs with AVX-512F and DQ.
 
 Why: the scalar float32 pow (vecmath_pow._build_pow32) is table-free, so its log2 needs
 a division and a long double-word series (~120 instructions per 16 lanes), and every

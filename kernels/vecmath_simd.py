@@ -17,7 +17,7 @@ repeated, so every element gets bit-identical results wherever it sits in the lo
 A call per vector costs a little (the loop's other work cannot interleave with it, and
 LLVM inlines nothing after it vectorises), so this pays only for long functions.
 
-Only for CPUs with AVX-512F (the permutes are AVX-512 instructions); elsewhere the
+Only for CPUs with AVX-512F and DQ (the permutes and vfpclassps); elsewhere the
 callers keep their scalar implementations (see `available`).
 """
 import numpy as np
