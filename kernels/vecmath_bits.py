@@ -100,12 +100,16 @@ def frexp_sqrt2(typingctx, x):
         return types.UniTuple(x, 2)(x), codegen
 
 
-def has_scalef(context):
-    """Whether Numba compiles for a CPU with AVX-512F (its target features, so a
+def target_features(context):
+    """The CPU features Numba compiles for, e.g. {"+avx512f", ...} (so a
     NUMBA_CPU_NAME/NUMBA_CPU_FEATURES override is honoured; Numba's disk cache is keyed
     by them too, so a kernel compiled one way is never loaded on a CPU of the other)."""
-    features = getattr(context.codegen(), "_tm_features", "") or ""
-    return "+avx512f" in features.split(",")
+    return set((getattr(context.codegen(), "_tm_features", "") or "").split(","))
+
+
+def has_scalef(context):
+    """Whether Numba compiles for a CPU with AVX-512F."""
+    return "+avx512f" in target_features(context)
 
 
 def _magic_bits(w):

@@ -1,7 +1,7 @@
 """One Numba function per vecmath entry point, with its helpers inlined as source.
 
 The vecmath functions are written as small @jit helpers (clamp, reduce, a polynomial,
-with_sign, ...) so that each piece is written once for both dtypes. Numba compiles every
+split, ...) so that each piece is written once for both dtypes. Numba compiles every
 helper as a function of its own: typing, lowering, LLVM optimisation and machine code for
 each, about 20-50 ms apiece, so a kernel calling vtanh paid for seven compiles. `flatten`
 turns an entry point and everything it calls into the text of one straight-line

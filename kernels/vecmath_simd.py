@@ -24,7 +24,7 @@ import numpy as np
 from llvmlite import ir
 from numba.core import cgutils
 
-from .vecmath_bits import has_scalef
+from .vecmath_bits import target_features
 
 F32 = ir.FloatType()
 I32 = ir.IntType(32)
@@ -34,8 +34,7 @@ LANES = 16
 def available(context):
     """Can kernels compiled by this context use the vector functions (AVX-512F, and DQ
     for vfpclassps: every AVX-512 CPU but Xeon Phi has both)?"""
-    features = getattr(context.codegen(), "_tm_features", "") or ""
-    return has_scalef(context) and "+avx512dq" in features.split(",")
+    return {"+avx512f", "+avx512dq"} <= target_features(context)
 
 
 class Vec:
@@ -180,8 +179,8 @@ class Vec:
 
     def not_pos_normal(self, a):
         """Lanes holding anything but a positive normal number: nan, inf, zero, a
-        denormal or a negative number (one vfpclassps; its two integer compares take
-        two)."""
+        denormal or a negative number (one vfpclassps, where a range check on the bits
+        takes two instructions)."""
         mask = ir.VectorType(ir.IntType(1), self.lanes)
         fn = cgutils.get_or_insert_function(
             self.module, ir.FunctionType(mask, [self.f, I32]), "llvm.x86.avx512.fpclass.ps.512")

@@ -65,11 +65,6 @@ def build(F, E):
     KC, KINV, XMAX, ERF_SPLIT = F(KC), F(1 / KH), F(XMAX), F(0.8)
 
     @jit
-    def with_sign(a, x):
-        # a >= 0 (or nan) with the sign bit of x
-        return copysign(a, x)
-
-    @jit
     def tanh(x):
         # e / (e + 2) with e = expm1(2a) = 2^k (1 + pm) - 1, a = |x|: expm1's clamps and
         # its cases for k == 0, -0.0 and the top of the range are not needed on
@@ -89,7 +84,7 @@ def build(F, E):
         half_pm = fma(s * s, exp_g2(s), s)
         h2 = scale_magic(TWO, t, 0)
         e = fma(h2, half_pm, fma(h2, HALF, -ONE))
-        return with_sign(e / (e + TWO), x)
+        return copysign(e / (e + TWO), x)
 
     @jit
     def sigmoid(x):
@@ -104,7 +99,7 @@ def build(F, E):
         a = abs(x)
         small = a + a * (a * a) * sinh_p(a * a)
         h = exp_half(a)
-        return with_sign(small if a < ONE else h - QUARTER / h, x)
+        return copysign(small if a < ONE else h - QUARTER / h, x)
 
     @jit
     def cosh(x):
@@ -120,6 +115,6 @@ def build(F, E):
         t = TWO / (TWO + ac)
         erfc = t * exp(erf_k((t - KC) * KINV) - ac * ac)
         rb = ONE - erfc
-        return with_sign(ra if a < ERF_SPLIT else rb, x)
+        return copysign(ra if a < ERF_SPLIT else rb, x)
 
     return SimpleNamespace(tanh=tanh, sigmoid=sigmoid, sinh=sinh, cosh=cosh, erf=erf)
