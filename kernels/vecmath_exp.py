@@ -56,6 +56,10 @@ def build(F):
     X_HI, X_LO = (F(100), F(-120)) if f32 else (F(1100), F(-1100))
     EM1_HI, EM1_LO = (F(89), F(-20)) if f32 else (F(710), F(-40))
     g = make_poly(EXP_G[F], F)
+    # e^r = 1 + r + r^2*g(r) as one Horner chain: one instruction fewer than
+    # 1 + fma(r^2, g(r), r), and no less accurate (float32 exp over every third float:
+    # max 0.94 ulp against 1.06)
+    exp_poly = make_poly(tuple(EXP_G[F]) + (1.0, 1.0), F)
     q = make_poly(LOG_Q[F], F)
     p2 = make_poly(LOG1P_P2, F)
     SUB_SCALE, SUB_E = K.SUB_SCALE, F(-(MANT + 2))
@@ -85,7 +89,7 @@ def build(F):
     def exp_k(x, kadj):
         # e^x * 2^kadj (kadj = -1: e^x / 2, finite up to where that overflows)
         t, r = reduce(clamp(x, X_LO, X_HI))
-        return scale_magic(ONE + fma(r * r, g(r), r), t, kadj)
+        return scale_magic(exp_poly(r), t, kadj)
 
     @jit
     def exp(x):
@@ -102,7 +106,7 @@ def build(F):
         t = xc + MAGIC
         rr = xc - (t - MAGIC)              # exact, |rr| <= 1/2
         r = fma(rr, LN2, rr * LN2_LO_FULL)
-        return scale_magic(ONE + fma(r * r, g(r), r), t, 0)
+        return scale_magic(exp_poly(r), t, 0)
 
     @jit
     def expm1(x):
