@@ -104,7 +104,7 @@ def build(F):
     def exp2(x):
         xc = clamp(x, X_LO * LOG2E, X_HI * LOG2E)
         t = xc + MAGIC
-        rr = xc - (t - MAGIC)              # exact, |rr| <= 1/2
+        rr = xc - magic_k(t)               # exact, |rr| <= 1/2 (magic_k: t - MAGIC)
         r = fma(rr, LN2, rr * LN2_LO_FULL)
         return scale_magic(exp_poly(r), t, 0)
 
