@@ -50,16 +50,21 @@ def i2f(typingctx, i):
         return fty(i), codegen
 
 
+def _call_float_intrinsic(context, builder, sig, name, args):
+    """Call LLVM's scalar intrinsic `name` (e.g. "llvm.fma") at the signature's float
+    type: name.f32 or name.f64."""
+    ty = context.get_value_type(sig.return_type)
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty] * len(args)),
+                                        f"{name}.f{sig.return_type.bitwidth}")
+    return builder.call(fn, args)
+
+
 @intrinsic
 def fma(typingctx, a, b, c):
     """a*b + c with one rounding (llvm.fma: a vfmadd instruction on x86-64 with FMA)."""
     if isinstance(a, types.Float) and a == b == c:
         def codegen(context, builder, sig, args):
-            ty = context.get_value_type(sig.return_type)
-            name = "llvm.fma.f32" if a.bitwidth == 32 else "llvm.fma.f64"
-            fn = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ty, [ty, ty, ty]), name)
-            return builder.call(fn, args)
+            return _call_float_intrinsic(context, builder, sig, "llvm.fma", args)
         return a(a, b, c), codegen
 
 
@@ -69,10 +74,7 @@ def copysign(typingctx, a, x):
     where a select on x's sign took two instructions)."""
     if isinstance(a, types.Float) and a == x:
         def codegen(context, builder, sig, args):
-            ty = context.get_value_type(sig.return_type)
-            fn = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ty, [ty, ty]), f"llvm.copysign.f{a.bitwidth}")
-            return builder.call(fn, args)
+            return _call_float_intrinsic(context, builder, sig, "llvm.copysign", args)
         return a(a, x), codegen
 
 

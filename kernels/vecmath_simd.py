@@ -181,10 +181,8 @@ class Vec:
         """Lanes holding anything but a positive normal number: nan, inf, zero, a
         denormal or a negative number (one vfpclassps, where a range check on the bits
         takes two instructions)."""
-        mask = ir.VectorType(ir.IntType(1), self.lanes)
-        fn = cgutils.get_or_insert_function(
-            self.module, ir.FunctionType(mask, [self.f, I32]), "llvm.x86.avx512.fpclass.ps.512")
-        return self.b.call(fn, [a, ir.Constant(I32, 0xFF)])   # every class but positive normal
+        return self._intrinsic("llvm.x86.avx512.fpclass.ps.512", [a, ir.Constant(I32, 0xFF)],
+                               ret=ir.VectorType(ir.IntType(1), self.lanes))   # every class but positive normal
 
     def m_and(self, a, b):
         return self.b.and_(a, b)
