@@ -12,14 +12,17 @@ and LLVM vectorises the loop (libm calls such as math.exp would not be: PyPI llv
 has no SVML). Each name is a Python function (it computes with NumPy when called from
 Python) with a Numba overload that picks the float32 or float64 implementation from the
 argument type: float32 in, float32 out, no float64 arithmetic on the way. (Exceptions:
-float32 vsin/vcos reduce |x| >= 2^16 in float64, and as every branch is evaluated for
-every lane their float32 loops run at float64 width; vsin_fast/vcos_fast leave that path
+float32 vsin/vcos reduce |x| >= 2^16 in float64; vsin_fast/vcos_fast leave that path
 out, for kernels that redo a slice with vsin/vcos where vtrig_huge holds; vpow_fast and
 vpow_special are the same pair for pow's special cases, vlog_fast/vlog2_fast/
-vlog10_fast and vlog_special for the logarithms.) Integer
-arguments are computed in float64, like NumPy's ufuncs. float32 vpow, on CPUs with
-AVX-512F and DQ, is a call to a hand-vectorised function instead (vecmath_pow_simd.py), which
-LLVM's vectoriser calls once per vector.
+vlog10_fast and vlog_special for the logarithms.) Integer arguments are computed in
+float64, like NumPy's ufuncs.
+
+Some float32 functions are calls to hand-vectorised functions instead, which LLVM's
+vectoriser calls once per vector (vecmath_simd.py): vpow on CPUs with AVX-512F and DQ
+(vecmath_pow_simd.py), vsin and vcos on CPUs with AVX2 or AVX-512 (vecmath_trig_simd.py:
+only a vector with a huge argument pays for the float64 reduction; in the scalar code
+every element does, and the loop runs at float64 width).
 Accuracy and speed: see VECMATH.md.
 """
 import functools
@@ -30,7 +33,8 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic, overload
 
-from . import vecmath_exp, vecmath_pow, vecmath_pow_simd, vecmath_simd, vecmath_special, vecmath_trig
+from . import (vecmath_exp, vecmath_pow, vecmath_pow_simd, vecmath_simd, vecmath_special, vecmath_trig,
+               vecmath_trig_simd)
 from .vecmath_bits import INNER_OPTS, jit
 from .vecmath_flatten import flatten
 
@@ -97,7 +101,24 @@ def _pick(*tys):
     return None
 
 
-def _make_unary(pub, name, ref):
+def _simd_unary(emit):
+    """An intrinsic computing a float32 function through a vector function:
+    emit(context, builder, x) emits the call (vecmath_simd.call)."""
+    @intrinsic
+    def simd(typingctx, x):
+        if x == types.float32:
+            def codegen(context, builder, sig, args):
+                return emit(context, builder, *args)
+            return types.float32(x), codegen
+    return simd
+
+
+def _make_unary(pub, name, ref, simd32=None):
+    """The public function `pub` (NumPy's `ref` when called from Python) and its overload:
+    the flattened `name` for the argument's dtype, or where given, simd32 (a vector
+    function's emitter) for float32 on CPUs with AVX2 or AVX-512."""
+    simd = _simd_unary(simd32) if simd32 is not None else None
+
     def stub(x):
         return ref(x)
     stub.__name__ = stub.__qualname__ = pub
@@ -108,6 +129,8 @@ def _make_unary(pub, name, ref):
         F = _pick(x)
         if F is None:
             return None
+        if simd is not None and F is np.float32 and _cpu_lanes() is not None:
+            return lambda x: simd(x)
         if _exact(F, x):
             return _flat(F, name, ("x",))     # the overload's implementation itself
         fn = _flat_jit(F, name, ("x",))
@@ -146,8 +169,8 @@ vsigmoid = _make_unary("vsigmoid", "sigmoid", _sigmoid_np)
 vsinh = _make_unary("vsinh", "sinh", np.sinh)
 vcosh = _make_unary("vcosh", "cosh", np.cosh)
 verf = _make_unary("verf", "erf", _erf_np)
-vsin = _make_unary("vsin", "sin", np.sin)
-vcos = _make_unary("vcos", "cos", np.cos)
+vsin = _make_unary("vsin", "sin", np.sin, vecmath_trig_simd.call_sin)
+vcos = _make_unary("vcos", "cos", np.cos, vecmath_trig_simd.call_cos)
 # sin/cos without the huge-argument path, and where that path is needed (vecmath_trig.py)
 vsin_fast = _make_unary("vsin_fast", "sin_fast", np.sin)
 vcos_fast = _make_unary("vcos_fast", "cos_fast", np.cos)
@@ -173,6 +196,11 @@ def _vpow32_simd(typingctx, x, y):
 def _cpu_has_simd():
     from numba.core.registry import cpu_target
     return vecmath_simd.available(cpu_target.target_context)
+
+
+def _cpu_lanes():
+    from numba.core.registry import cpu_target
+    return vecmath_simd.native_lanes(cpu_target.target_context)
 
 
 def vpow_fast(x, y):

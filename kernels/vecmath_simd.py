@@ -9,16 +9,19 @@ need the slow path" (in scalar code every lane pays for every special case).
 So a function here is written directly as a vector function in LLVM IR, with the
 `Vec` helpers below, and hooked up through LLVM's vector function ABI: the scalar
 function the kernel calls carries a "vector-function-abi-variant" attribute naming the
-16-lane version (and 8- and 4-lane ones), so the vectoriser replaces a call per element
-with a call per vector. The scalar function itself (used by a loop's remainder
+16-, 8- and 4-lane versions, so the vectoriser replaces a call per element with a call
+per vector. The body is emitted once, at the CPU's native width; the other widths call
+it. The scalar function itself (used by a loop's remainder
 iterations, and by loops that are not vectorised) runs the vector function on one lane
 repeated, so every element gets bit-identical results wherever it sits in the loop.
 
 A call per vector costs a little (the loop's other work cannot interleave with it, and
 LLVM inlines nothing after it vectorises), so this pays only for long functions.
 
-Only for CPUs with AVX-512F and DQ (the permutes and vfpclassps); elsewhere the
-callers keep their scalar implementations (see `available`).
+float32 pow uses AVX-512 instructions (the permutes, vscalefps and vfpclassps): only
+for CPUs with AVX-512F and DQ (`available`). float32 sin/cos are plain LLVM IR: 16
+lanes with AVX-512, 8 with AVX2 (`native_lanes`). Elsewhere the callers keep their
+scalar implementations.
 """
 import numpy as np
 from llvmlite import ir
@@ -27,14 +30,29 @@ from numba.core import cgutils
 from .vecmath_bits import target_features
 
 F32 = ir.FloatType()
+F64 = ir.DoubleType()
 I32 = ir.IntType(32)
+I64 = ir.IntType(64)
 LANES = 16
 
 
 def available(context):
-    """Can kernels compiled by this context use the vector functions (AVX-512F, and DQ
-    for vfpclassps: every AVX-512 CPU but Xeon Phi has both)?"""
+    """Can kernels compiled by this context use the vector functions written with
+    AVX-512 instructions (AVX-512F, and DQ for vfpclassps: every AVX-512 CPU but Xeon
+    Phi has both)?"""
     return {"+avx512f", "+avx512dq"} <= target_features(context)
+
+
+def native_lanes(context):
+    """float32 lanes per vector for vector functions written in plain LLVM IR (no
+    AVX-512 instructions): 16 with AVX-512F, 8 with AVX2 and FMA, else None (the
+    callers keep their scalar code)."""
+    features = target_features(context)
+    if "+avx512f" in features:
+        return 16
+    if {"+avx2", "+fma"} <= features:
+        return 8
+    return None
 
 
 class Vec:
@@ -47,12 +65,15 @@ class Vec:
     on every call (~35 extra instructions per call in pow). The table's values are
     collected as the body is built (`words`)."""
 
-    def __init__(self, builder, consts):
+    def __init__(self, builder, consts, lanes=LANES):
         self.b = builder
         self.module = builder.module
-        self.lanes = LANES
-        self.f = ir.VectorType(F32, LANES)
-        self.i = ir.VectorType(I32, LANES)
+        self.lanes = lanes
+        self.f = ir.VectorType(F32, lanes)
+        self.i = ir.VectorType(I32, lanes)
+        # float64 halves, for slow paths that need the precision
+        self.f64 = ir.VectorType(F64, lanes // 2)
+        self.i64 = ir.VectorType(I64, lanes // 2)
         self.consts = consts                    # i32* to the table
         self.words = []                          # the table: int32 words
         self._slots = {}
@@ -76,7 +97,7 @@ class Vec:
             elem = ty.element
             one = self.b.load(self.b.bitcast(at, elem.as_pointer()), align=4)
             vec = self.b.insert_element(ir.Constant(ty, ir.Undefined), one, ir.Constant(I32, 0))
-            return self.b.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(I32, self.lanes), [0] * self.lanes))
+            return self.b.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(I32, ty.count), [0] * ty.count))
         return self.b.load(self.b.bitcast(at, ty.as_pointer()), align=4)
 
     # constants
@@ -87,6 +108,15 @@ class Vec:
 
     def ci(self, v):
         return self._load([int(np.array(v, np.int64).astype(np.int32))], self.i, splat=True)
+
+    def c64(self, v):
+        """A float64 constant, for a half-width float64 vector."""
+        words = np.array(v, np.float64).reshape(1).view(np.int32)
+        return self._load([int(w) for w in words], self.f64, splat=True)
+
+    def ci64(self, v):
+        words = np.array(v, np.int64).reshape(1).view(np.int32)
+        return self._load([int(w) for w in words], self.i64, splat=True)
 
     def vconst(self, values):
         """A vector of per-lane float32 values."""
@@ -113,7 +143,9 @@ class Vec:
         return self.b.fneg(a)
 
     def fma(self, a, b, c):
-        return self._intrinsic(f"llvm.fma.v{self.lanes}f32", [a, b, c])
+        ty = a.type
+        width = 32 if ty.element == F32 else 64
+        return self._intrinsic(f"llvm.fma.v{ty.count}f{width}", [a, b, c], ret=ty)
 
     def abs(self, a):
         # clearing the sign bit with a mask from the table (llvm.fabs would read its
@@ -171,8 +203,14 @@ class Vec:
     def ne(self, a, b):
         return self.b.fcmp_ordered("!=", a, b)
 
+    def ge(self, a, b):
+        return self.b.fcmp_ordered(">=", a, b)
+
     def ilt(self, a, b):
         return self.b.icmp_signed("<", a, b)
+
+    def ieq(self, a, b):
+        return self.b.icmp_signed("==", a, b)
 
     def sel(self, mask, a, b):
         return self.b.select(mask, a, b)
@@ -198,6 +236,31 @@ class Vec:
         word = self.b.bitcast(mask, ir.IntType(self.lanes))
         return self.b.icmp_unsigned("!=", word, ir.Constant(ir.IntType(self.lanes), 0))
 
+    # lanes of a vector
+    def part(self, a, lanes):
+        """The given lanes of a, as a shorter vector."""
+        return self.b.shuffle_vector(a, a, ir.Constant(ir.VectorType(I32, len(lanes)), list(lanes)))
+
+    def join(self, a, b):
+        """a's lanes followed by b's (two vectors of one type)."""
+        n = a.type.count
+        return self.b.shuffle_vector(a, b, ir.Constant(ir.VectorType(I32, 2 * n), list(range(2 * n))))
+
+    def lookup64(self, values, idx, lanes):
+        """values[idx[j]] for j in lanes, as a float64 vector: the table is placed in the
+        constant table and read with one scalar load per lane (for slow paths: a table too
+        large for permutes, and no gather intrinsic to rely on across LLVM versions)."""
+        words = np.asarray(values, np.float64).view(np.int32)
+        base = self._word_slot([int(w) for w in words])
+        out = ir.Constant(ir.VectorType(F64, len(lanes)), ir.Undefined)
+        for j, lane in enumerate(lanes):
+            i = self.b.extract_element(idx, ir.Constant(I32, lane))
+            at = self.b.gep(self.consts, [self.b.add(self.b.shl(i, ir.Constant(I32, 1)), ir.Constant(I32, base))],
+                            inbounds=True)
+            one = self.b.load(self.b.bitcast(at, F64.as_pointer()), align=4)
+            out = self.b.insert_element(out, one, ir.Constant(I32, j))
+        return out
+
     # tables in registers
     def table(self, values, idx):
         """values[idx] per lane for a table of 16 or 32 float32s (int32 lanes, of which
@@ -209,75 +272,90 @@ class Vec:
                                [self.vconst(values[:16]), idx, self.vconst(values[16:])])
 
 
+def _shuffle(builder, a, b, picks):
+    """The lanes `picks` of a's lanes followed by b's."""
+    return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(I32, len(picks)), list(picks)))
+
+
 def _widen(builder, v, lanes):
-    """A <lanes x T> vector as <16 x T>, its lanes repeated (no undefined lanes: the
+    """A <n x T> vector as <lanes x T>, its lanes repeated (no undefined lanes: the
     vector function must not see garbage that would send it down a slow path)."""
-    n = v.type.count
-    if n == lanes:
-        return v
-    mask = ir.Constant(ir.VectorType(I32, lanes), [k % n for k in range(lanes)])
-    return builder.shuffle_vector(v, v, mask)
+    return _shuffle(builder, v, v, [k % v.type.count for k in range(lanes)])
 
 
-def _narrow(builder, v, n):
-    if v.type.count == n:
-        return v
-    mask = ir.Constant(ir.VectorType(I32, n), list(range(n)))
-    return builder.shuffle_vector(v, v, mask)
+def _concat(builder, parts):
+    while len(parts) > 1:
+        parts = [_shuffle(builder, a, b, range(2 * a.type.count)) for a, b in zip(parts[::2], parts[1::2])]
+    return parts[0]
 
 
-def call(builder, name, body, args):
+def _define_width(module, native, n, n_args, name):
+    """The n-lane version of the vector function `native`: narrower ones run it on
+    repeated lanes, wider ones in pieces."""
+    lanes = native.function_type.return_type.count
+    vty = ir.VectorType(F32, n)
+    vn = ir.Function(module, ir.FunctionType(vty, [vty] * n_args + [I32.as_pointer()]), f"{name}_v{n}")
+    _private(vn)
+    b = ir.IRBuilder(vn.append_basic_block("entry"))
+    args, consts = vn.args[:-1], vn.args[-1]
+    if n < lanes:
+        wide = b.call(native, [_widen(b, a, lanes) for a in args] + [consts])
+        b.ret(_shuffle(b, wide, wide, range(n)))
+    else:
+        pieces = [b.call(native, [_shuffle(b, a, a, range(k, k + lanes)) for a in args] + [consts])
+                  for k in range(0, n, lanes)]
+        b.ret(_concat(b, pieces))
+    return vn
+
+
+def call(builder, name, body, args, lanes=LANES):
     """Call scalar float32 function `name` on `args` (float32 values) in the current
     function, defining it (and its 16-, 8- and 4-lane versions, and their constant table) in
-    this module on first use. `body(vec, *vector_args)` emits the 16-lane computation
-    with `Vec` and returns the result vector; it may add basic blocks and end them with
-    a `ret` of their own (vec.b is positioned in the function)."""
+    this module on first use. `body(vec, *vector_args)` emits the computation on `lanes`
+    lanes (the CPU's vector width: 16 with AVX-512, 8 with AVX2) with `Vec` and returns
+    the result vector; it may add basic blocks and end them with a `ret` of their own
+    (vec.b is positioned in the function). The other widths call that version, so every
+    lane gets the same bits whichever width the loop vectoriser picked.
+
+    (`name` must be built with the same `lanes` throughout a process: the functions are
+    linkonce_odr, so two modules' copies must be the same code. Callers derive `lanes`
+    from the CPU Numba compiles for, which is fixed per process.)"""
     module = builder.module
     n_args = len(args)
-    v16_name, s_name = f"{name}_v16", name
-    if s_name not in module.globals:
-        i32p = I32.as_pointer()
-        vty16 = ir.VectorType(F32, 16)
-        v16 = ir.Function(module, ir.FunctionType(vty16, [vty16] * n_args + [i32p]), v16_name)
-        _private(v16)
-        b = ir.IRBuilder(v16.append_basic_block("entry"))
-        vec = Vec(b, consts=v16.args[-1])
-        b.ret(body(vec, *v16.args[:-1]))
+    if name not in module.globals:
+        vty = ir.VectorType(F32, lanes)
+        native = ir.Function(module, ir.FunctionType(vty, [vty] * n_args + [I32.as_pointer()]),
+                             f"{name}_v{lanes}")
+        _private(native)
+        b = ir.IRBuilder(native.append_basic_block("entry"))
+        vec = Vec(b, consts=native.args[-1], lanes=lanes)
+        b.ret(body(vec, *native.args[:-1]))
         table = ir.GlobalVariable(module, ir.ArrayType(I32, len(vec.words)), f"{name}_consts")
         table.initializer = ir.Constant(ir.ArrayType(I32, len(vec.words)), vec.words)
         table.global_constant = True
         table.linkage = "internal"
         table.align = 64
 
-        # narrower versions, for loops the vectoriser widens to 8 or 4 lanes (float32
-        # next to float64, or 256-bit vectors): the 16-lane code on repeated lanes.
-        # Nothing calls them before the vectoriser runs, so they are marked as used.
-        narrow = []
-        for lanes in (8, 4):
-            vty = ir.VectorType(F32, lanes)
-            vn = ir.Function(module, ir.FunctionType(vty, [vty] * n_args + [i32p]), f"{name}_v{lanes}")
-            _private(vn)
-            b = ir.IRBuilder(vn.append_basic_block("entry"))
-            wide = b.call(v16, [_widen(b, a, 16) for a in vn.args[:-1]] + [vn.args[-1]])
-            b.ret(_narrow(b, wide, lanes))
-            narrow.append(vn)
-        _keep(module, narrow)
+        # the other widths, for loops the vectoriser widens to 16, 8 or 4 lanes (float32
+        # next to float64, 256- or 512-bit vectors). Nothing calls them before the
+        # vectoriser runs, so they are marked as used.
+        _keep(module, [_define_width(module, native, n, n_args, name) for n in (16, 8, 4) if n != lanes])
 
-        s = ir.Function(module, ir.FunctionType(F32, [F32] * n_args + [i32p]), s_name)
+        s = ir.Function(module, ir.FunctionType(F32, [F32] * n_args + [I32.as_pointer()]), name)
         _private(s, "readnone")
         # the table pointer is the same for every element: a uniform ("u") parameter
         params = "v" * n_args + "u"
-        variants = ",".join(f"_ZGV_LLVM_N{lanes}{params}_{s_name}({name}_v{lanes})" for lanes in (16, 8, 4))
+        variants = ",".join(f"_ZGV_LLVM_N{n}{params}_{name}({name}_v{n})" for n in (16, 8, 4))
         set.add(s.attributes, f'"vector-function-abi-variant"="{variants}"')
         b = ir.IRBuilder(s.append_basic_block("entry"))
         splats = []
         for a in s.args[:-1]:
-            one = b.insert_element(ir.Constant(vty16, ir.Undefined), a, ir.Constant(I32, 0))
-            splats.append(b.shuffle_vector(one, one, ir.Constant(ir.VectorType(I32, 16), [0] * 16)))
-        b.ret(b.extract_element(b.call(v16, splats + [s.args[-1]]), ir.Constant(I32, 0)))
+            one = b.insert_element(ir.Constant(vty, ir.Undefined), a, ir.Constant(I32, 0))
+            splats.append(_shuffle(b, one, one, [0] * lanes))
+        b.ret(b.extract_element(b.call(native, splats + [s.args[-1]]), ir.Constant(I32, 0)))
     table = module.globals[f"{name}_consts"]
     ptr = builder.gep(table, [ir.Constant(I32, 0), ir.Constant(I32, 0)], inbounds=True)
-    return builder.call(module.globals[s_name], list(args) + [ptr])
+    return builder.call(module.globals[name], list(args) + [ptr])
 
 
 def _private(fn, memory="readonly"):

@@ -10,6 +10,7 @@ signed zero) must match exactly.
 import importlib.util
 import math
 import pathlib
+import platform
 import re
 import sys
 
@@ -369,6 +370,80 @@ def test_pow_vector_function_results_do_not_depend_on_neighbours():
     np.testing.assert_array_equal(alone.view(np.uint32), base[:50].view(np.uint32))
 
 
+# float32 sin/cos are vector functions on CPUs with AVX2 or AVX-512 (vecmath_trig_simd.py)
+# and the scalar code elsewhere: both must give the same bits for every argument.
+TRIG_LANES = vm._cpu_lanes()
+needs_trig_simd = pytest.mark.skipif(TRIG_LANES is None, reason="the vector functions need AVX2 or AVX-512")
+
+
+@needs_trig_simd
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_trig_vector_functions_give_the_scalar_codes_bits(name):
+    # huge arguments (the float64 reduction), inf, nan, denormals; vectors mixing huge
+    # and ordinary lanes; other groupings into vectors, and the scalar function (a call
+    # outside a loop)
+    x = domain("vsin", np.float32)
+    assert (np.abs(x) >= 2.0**16).sum() > 1000 and (np.abs(x) < 2.0**16).sum() > 1000
+    ref = np.empty_like(x)
+    _loop1(vm._flat_jit(np.float32, name, ("x",)))(x, ref)
+    loop = LOOPS["v" + name]
+    for offset in (0, 1, 5):
+        out = np.empty(x.size - offset, np.float32)
+        loop(x[offset:], out)
+        np.testing.assert_array_equal(out.view(np.uint32), ref[offset:].view(np.uint32))
+    fn = getattr(vm, "v" + name)
+
+    @njit(error_model="numpy")
+    def one(a):
+        return fn(a)
+    picks = np.concatenate([np.arange(40), np.flatnonzero(np.abs(x) >= 2.0**16)[:40]])
+    alone = np.array([one(x[i]) for i in picks], np.float32)
+    np.testing.assert_array_equal(alone.view(np.uint32), ref[picks].view(np.uint32))
+
+
+@needs_trig_simd
+def test_trig_loops_call_the_vector_function():
+    x = np.ones(40, np.float32)
+    for name in ("vsin", "vcos"):
+        loop = LOOPS[name]
+        loop(x, x.copy())
+        sig = [s for s in loop.signatures if str(s[0].dtype) == "float32"][0]
+        body = _function_ir(loop.inspect_llvm(sig), "loop")
+        assert re.search(rf"call <(8|16) x float> @dprog_{name[1:]}f_v(8|16)\(", body), name
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 code")
+def test_vector_functions_compile_for_avx512_on_any_x86_cpu():
+    # The 16-lane versions run only on AVX-512 CPUs; on other machines (CI's may be one)
+    # they are still built and compiled for one here, so invalid IR or an instruction
+    # LLVM cannot select shows up everywhere.
+    import llvmlite.binding as llvm
+    from llvmlite import ir
+    from numba.core.registry import cpu_target
+    from dprog.kernels import vecmath_pow_simd, vecmath_simd, vecmath_trig_simd
+    cpu_target.target_context.codegen()              # LLVM's targets initialised
+    module = ir.Module("avx512_probe")
+    f32 = ir.FloatType()
+    fn = ir.Function(module, ir.FunctionType(f32, [f32, f32]), "probe")
+    b = ir.IRBuilder(fn.append_basic_block())
+    x, y = fn.args
+    s = vecmath_simd.call(b, "dprog_sinf", vecmath_trig_simd.sin_body, [x], 16)
+    c = vecmath_simd.call(b, "dprog_cosf", vecmath_trig_simd.cos_body, [x], 16)
+    p = vecmath_simd.call(b, "dprog_powf", vecmath_pow_simd.pow_body, [x, y], 16)
+    b.ret(b.fadd(b.fadd(s, c), p))
+    parsed = llvm.parse_assembly(str(module))
+    parsed.verify()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    tm = target.create_target_machine(cpu="skylake-avx512", features="+avx512f,+avx512dq", opt=3)
+    asm = tm.emit_assembly(parsed)
+    for instr in ("vfpclassps", "vscalefps", "zmm"):
+        assert instr in asm, instr
+    assert re.search(r"vperm[it]2ps", asm)
+    for name in ("dprog_sinf", "dprog_cosf", "dprog_powf"):
+        for lanes in (16, 8, 4):
+            assert f"{name}_v{lanes}:" in asm, (name, lanes)
+
+
 def _function_ir(ir, fragment):
     """The LLVM IR of the compiled function whose name contains `fragment` (not its
     CPython or cfunc wrapper)."""
@@ -401,13 +476,18 @@ def test_pow_loops_call_the_vector_function():
 # exp and its relatives scale by 2^k with vscalefps on AVX-512 CPUs and with two exact
 # power-of-two factors elsewhere (vecmath_bits.scale_magic); k also reaches the reduction
 # through magic_k. Both must give the same bits, denormal and overflowing results included.
-SCALED = ("vexp", "vexp2", "vexpm1", "vtanh", "vsinh", "vcosh", "vsigmoid", "verf")
+# float32 sin/cos run as 16-lane vector functions on AVX-512 CPUs and 8-lane ones on AVX2
+# CPUs: the same bits too, huge arguments included.
+SCALED = ("vexp", "vexp2", "vexpm1", "vtanh", "vsinh", "vcosh", "vsigmoid", "verf", "vsin", "vcos")
 
 
 def scaled_results(name, dtype):
-    big = 100.0 if dtype == np.float32 else 720.0
-    x = np.concatenate([np.linspace(-big, big, 20001), [0.0, -0.0, np.inf, -np.inf, np.nan]])
-    x = x.astype(dtype)
+    if name in ("vsin", "vcos"):
+        x = domain("vsin", dtype)
+    else:
+        big = 100.0 if dtype == np.float32 else 720.0
+        x = np.concatenate([np.linspace(-big, big, 20001), [0.0, -0.0, np.inf, -np.inf, np.nan]])
+        x = x.astype(dtype)
     out = np.empty_like(x)
     LOOPS[name](x, out)
     return out.view(f"u{out.itemsize}")
