@@ -17,6 +17,7 @@ from . import debug_nans, dtypes
 from .config import config
 from .device import DeviceArray, is_cuda_array
 from .errors import StaticArgError, UnsupportedError, with_location
+from .gc_scope import new_objects_only
 from .interpreter import run_graph
 from .ir import Aval
 from .passes import run_pipeline
@@ -268,10 +269,18 @@ class Jitted:
                 leaves, in_tree = args, key[0]
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._compile(key, leaves, in_tree, statics)
+            # the first run loads (or compiles) the kernels too
+            with new_objects_only():
+                entry = self._compile(key, leaves, in_tree, statics)
+                self._remember(key, statics, leaves, args, entry)
+                return _run(entry, leaves)
+        self._remember(key, statics, leaves, args, entry)
+        return _run(entry, leaves)
+
+    def _remember(self, key, statics, leaves, args, entry):
+        """Make entry the fast path's for calls like this one (plain array arguments)."""
         if not statics and leaves is args and self._cache.get(key) is entry:
             self._last_hit = (key[1], entry)  # one assignment: threads see old or new
-        return _run(entry, leaves)
 
     def interpret(self, *args, **kwargs):
         """Trace, then run op by op with the reference interpreter, compiling and caching
