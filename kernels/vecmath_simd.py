@@ -56,7 +56,8 @@ def native_lanes(context):
 
 
 class Vec:
-    """Emits float32/int32 vector instructions of one width into a function body.
+    """Emits float32/int32 vector instructions of one width into a function body (and
+    float64/int64 ones of half as many lanes, for slow paths).
 
     Constants are read from a table the function receives as a pointer (`consts`),
     with each read folded into the instruction that uses it, because generated code is
@@ -239,12 +240,11 @@ class Vec:
     # lanes of a vector
     def part(self, a, lanes):
         """The given lanes of a, as a shorter vector."""
-        return self.b.shuffle_vector(a, a, ir.Constant(ir.VectorType(I32, len(lanes)), list(lanes)))
+        return _shuffle(self.b, a, a, lanes)
 
     def join(self, a, b):
         """a's lanes followed by b's (two vectors of one type)."""
-        n = a.type.count
-        return self.b.shuffle_vector(a, b, ir.Constant(ir.VectorType(I32, 2 * n), list(range(2 * n))))
+        return _shuffle(self.b, a, b, range(2 * a.type.count))
 
     def lookup64(self, values, idx, lanes):
         """values[idx[j]] for j in lanes, as a float64 vector: the table is placed in the
