@@ -12,6 +12,7 @@ import numpy as np
 from . import dtypes
 from .config import config
 from .errors import TransformError, with_location
+from .gc_scope import new_objects_only
 from .passes import run_pipeline
 from .runtime import Jitted
 from .staging import check_output_leaves, inline, leaf_aval, trace_flat, trace_pytree
@@ -198,7 +199,8 @@ def _run(graph, leaves):
     avals = [v.aval for v in graph.invars]
     leaves = [x if type(x) is np.ndarray and x.dtype == a.dtype else np.asarray(x, a.dtype)
               for x, a in zip(leaves, avals)]
-    outs = make_executable(graph, avals)(leaves)
+    with new_objects_only():    # a compile (dprog/gc_scope.py)
+        outs = make_executable(graph, avals)(leaves)
     if config.debug_nans:  # once per vjp/linearize call, which compiles anyway
         from . import debug_nans
         debug_nans.check(graph, graph.consts, leaves, outs)

@@ -88,10 +88,27 @@ def test_nested_and_concurrent_scopes_share_one_freeze():
         t = threading.Thread(target=other)
         t.start()
         assert inside.wait(10)
+        young = [[i] for i in range(1000)]      # a second freeze would take these too
         with new_objects_only():
             counts.append(gc.get_freeze_count())
     counts.append(gc.get_freeze_count())         # the other thread's scope is still open
     release.set()
     t.join()
-    assert counts[0] == frozen and counts[1] > 0
+    # (frozen objects can still be freed by reference counting, so the count may drop)
+    assert counts[0] < frozen + len(young) and counts[1] > 0
+    assert gc.get_freeze_count() == 0
+
+
+def test_vjp_outside_jit_compiles_with_older_objects_frozen(monkeypatch):
+    from dprog import runtime
+    seen = []
+    real = runtime.make_executable
+
+    def recording(*args, **kwargs):
+        seen.append(gc.get_freeze_count())
+        return real(*args, **kwargs)
+    monkeypatch.setattr(runtime, "make_executable", recording)
+    out, pullback = dp.vjp(lambda x: (x * x).sum(), np.ones(3))
+    np.testing.assert_array_equal(pullback(np.float64(1.0))[0], 2.0)
+    assert seen and all(count > 1000 for count in seen)
     assert gc.get_freeze_count() == 0
