@@ -16,7 +16,9 @@ full collection that the compile's surviving objects make due is deferred, not
 avoided: it runs once the program has allocated enough afterwards.
 
 Nested and concurrent compiles share one freeze (a count under a lock): the last one to
-finish unfreezes. A process that disabled the collector is left alone.
+finish unfreezes. A process that disabled the collector, or froze objects itself (a
+server that calls gc.freeze before forking its workers, say), is left alone: unfreezing
+would undo its own freeze.
 """
 import contextlib
 import gc
@@ -31,7 +33,7 @@ def new_objects_only():
     """Within the block, collections look only at objects made inside it."""
     global _depth
     with _lock:
-        joined = _depth > 0 or gc.isenabled()
+        joined = _depth > 0 or (gc.isenabled() and gc.get_freeze_count() == 0)
         if joined:
             if _depth == 0:
                 gc.freeze()

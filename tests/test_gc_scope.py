@@ -72,6 +72,24 @@ def test_a_disabled_collector_is_left_alone():
         gc.enable()
 
 
+def test_a_freeze_the_program_made_itself_is_kept():
+    # e.g. a server that freezes its objects before forking workers: a compile must not
+    # unfreeze them
+    keep = [[i] for i in range(1000)]
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        assert before > len(keep)
+
+        @dp.jit
+        def f(x):
+            return x - 1.0
+        np.testing.assert_array_equal(f(np.ones(2)), 0.0)
+        assert gc.get_freeze_count() > before - 100    # (some frozen objects may be freed)
+    finally:
+        gc.unfreeze()
+
+
 def test_nested_and_concurrent_scopes_share_one_freeze():
     inside = threading.Event()
     release = threading.Event()
