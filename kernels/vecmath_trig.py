@@ -8,6 +8,7 @@ per-exponent table, in float64. Both paths run for every element and a select pi
 LLVM's vectoriser if-converts every branch anyway, and a call to a libm fallback in one
 branch would stop it from vectorising the caller's loop at all.
 """
+import functools
 from fractions import Fraction
 from types import SimpleNamespace
 
@@ -72,6 +73,17 @@ def two_over_pi_words(nwords, pad):
                  for w in range(nwords))
 
 
+# float32's slow path: C_E = 2^E*2/pi mod 4 is tabulated for these exponents (E of
+# x = M * 2^E with a 24-bit integer M: |x| >= 2^16 has E >= -7, and float32's largest
+# E is 104; indices outside are clamped), and y = M*C_E mod 4 is rounded to an integer
+# by adding MAGIC64. Shared with the vector functions (vecmath_trig_simd.py), which
+# compute the same steps.
+E32_MIN, E32_MAX = -8, 105
+MAGIC64 = 1.5 * 2.0 ** 52
+MAGIC64_BITS = int(np.array(MAGIC64).view(np.int64))
+
+
+@functools.lru_cache(maxsize=None)
 def two_over_pi_mod4_table(emin, emax):
     """C_E = 2^E * 2/pi mod 4 for E in [emin, emax] as float64 pairs (hi with 29
     significant bits, lo the rounded rest), for float32's slow path."""
@@ -105,10 +117,7 @@ def build(F):
     # (|x| = FAST_MAX) still indexes from bit >= 0
     PAD = 64
     WARR = np.array(two_over_pi_words(21, PAD), dtype=np.uint64)
-    E32_MIN = -8
-    CHI, CLO = two_over_pi_mod4_table(E32_MIN, 105)
-    MAGIC64 = np.float64(1.5 * 2.0 ** 52)
-    MAGIC64_BITS = int(np.array(MAGIC64).view(np.int64))
+    CHI, CLO = two_over_pi_mod4_table(E32_MIN, E32_MAX)
     SCALE64 = np.float64(2.0 ** -64)
 
     @jit

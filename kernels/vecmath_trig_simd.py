@@ -25,6 +25,7 @@ from llvmlite import ir
 
 from . import vecmath_simd, vecmath_trig
 from .vecmath_bits import Consts
+from .vecmath_trig import E32_MAX, E32_MIN, MAGIC64, MAGIC64_BITS
 
 F = np.float32
 K32 = Consts(F)
@@ -35,19 +36,7 @@ SIN_S = tuple(float(F(c)) for c in vecmath_trig.SIN_S[F])     # as make_poly rou
 COS_C = tuple(float(F(c)) for c in vecmath_trig.COS_C[F])
 MAGIC = float(K32.MAGIC)
 MAGIC_BITS = int(np.array(K32.MAGIC, F).view(np.int32))
-E32_MIN, E32_MAX = -8, 105                      # the exponents C_E is tabulated for
-MAGIC64 = 1.5 * 2.0 ** 52
-MAGIC64_BITS = int(np.array(MAGIC64).view(np.int64))
 PIO2_HI = float(vecmath_trig.split_const(vecmath_trig.PI / 2, np.float64, 2)[0])
-
-_TABLE = None
-
-
-def _c_table():
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = vecmath_trig.two_over_pi_mod4_table(E32_MIN, E32_MAX)
-    return _TABLE
 
 
 def _reduce_common(v, ax):
@@ -64,7 +53,7 @@ def _reduce_common(v, ax):
 def _reduce_huge(v, ax):
     """k and r for |x| >= 2^16 (some value for smaller lanes), in float64 on two halves
     (a float64 vector holds half as many lanes)."""
-    chi, clo = _c_table()
+    chi, clo = vecmath_trig.two_over_pi_mod4_table(E32_MIN, E32_MAX)
     ix = v.bits(ax)
     idx = v.isub(v.ashr(ix, 23), v.ci(150 + E32_MIN))
     idx = v.sel(v.ilt(idx, v.ci(0)), v.ci(0), idx)
