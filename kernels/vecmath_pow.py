@@ -6,7 +6,9 @@ arithmetic without tables (16 lanes per 512-bit vector): log2|x| as a double-wor
 s = (m-1)/(m+1) (one division) and an atanh series, times y as a double-word, then 2^t
 from a polynomial. Both pick the special results with selects (finish), so the caller's
 loop still vectorises. (On CPUs with AVX-512F, float32 pow is vecmath_pow_simd.py's
-vector function instead; this float32 code serves the others.)
+vector function instead; this float32 code serves the others. On CPUs with AVX2 or
+AVX-512, float64 vpow is vecmath_pow64_simd.py's vector function, the same steps with
+the same bits; kernels' pow_fast and pow_special stay this code.)
 """
 from decimal import Decimal, localcontext
 from fractions import Fraction

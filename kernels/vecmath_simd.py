@@ -20,8 +20,9 @@ LLVM inlines nothing after it vectorises), so this pays only for long functions.
 
 float32 pow uses AVX-512 instructions (the permutes, vscalefps and vfpclassps): only
 for CPUs with AVX-512F and DQ (`available`). float32 sin/cos are plain LLVM IR: 16
-lanes with AVX-512, 8 with AVX2 (`native_lanes`). Elsewhere the callers keep their
-scalar implementations.
+lanes with AVX-512, 8 with AVX2 (`native_lanes`); float64 pow too, at half as many
+lanes (8 or 4), its tables read one row per lane (`Vec.rows64`). Elsewhere the callers
+keep their scalar implementations.
 """
 import numpy as np
 from llvmlite import ir
@@ -56,8 +57,10 @@ def native_lanes(context):
 
 
 class Vec:
-    """Emits float32/int32 vector instructions of one width into a function body (and
-    float64/int64 ones of half as many lanes, for slow paths).
+    """Emits float32/int32 vector instructions of one width into a function body, and
+    float64/int64 ones of half as many lanes (float32 slow paths that need the
+    precision, and float64 functions). The arithmetic, bit and comparison helpers take
+    either kind; constants are `c`/`ci` (float32/int32) and `c64`/`ci64`.
 
     Constants are read from a table the function receives as a pointer (`consts`),
     with each read folded into the instruction that uses it, because generated code is
@@ -151,10 +154,12 @@ class Vec:
     def abs(self, a):
         # clearing the sign bit with a mask from the table (llvm.fabs would read its
         # mask from LLVM's constant pool)
+        if _is_f64(a.type):
+            return self.flt(self.iand(self.bits(a), self.ci64(0x7FFFFFFFFFFFFFFF)))
         return self.flt(self.iand(self.bits(a), self.ci(0x7FFFFFFF)))
 
     def trunc(self, a):
-        return self._intrinsic(f"llvm.trunc.v{self.lanes}f32", [a])
+        return self._intrinsic(f"llvm.trunc.v{a.type.count}f{64 if _is_f64(a.type) else 32}", [a], ret=a.type)
 
     def scalef(self, a, e):
         """a * 2^floor(e) (e float lanes), rounded once: vscalefps."""
@@ -163,18 +168,19 @@ class Vec:
                                 ir.Constant(ir.IntType(16), -1), ir.Constant(I32, 4)])
 
     def poly(self, coeffs, x):
-        """Horner's rule, highest degree first, with FMAs."""
-        acc = self.c(coeffs[0])
+        """Horner's rule, highest degree first, with FMAs (x float32 or float64 lanes)."""
+        const = self.c64 if _is_f64(x.type) else self.c
+        acc = const(coeffs[0])
         for v in coeffs[1:]:
-            acc = self.fma(acc, x, self.c(v))
+            acc = self.fma(acc, x, const(v))
         return acc
 
-    # bits and integers
+    # bits and integers (float32 <-> int32 lanes, float64 <-> int64 lanes)
     def bits(self, a):
-        return self.b.bitcast(a, self.i)
+        return self.b.bitcast(a, ir.VectorType(I64 if _is_f64(a.type) else I32, a.type.count))
 
     def flt(self, i):
-        return self.b.bitcast(i, self.f)
+        return self.b.bitcast(i, ir.VectorType(F64 if i.type.element == I64 else F32, i.type.count))
 
     def iadd(self, a, b):
         return self.b.add(a, b)
@@ -186,13 +192,13 @@ class Vec:
         return self.b.and_(a, b)
 
     def ashr(self, a, n):
-        return self.b.ashr(a, self._imm(n))   # shift counts are immediates, not table reads
+        return self.b.ashr(a, self._imm(a.type, n))   # shift counts are immediates, not table reads
 
-    def _imm(self, n):
-        return ir.Constant(self.i, [int(n)] * self.lanes)
+    def _imm(self, ty, n):
+        return ir.Constant(ty, [int(n)] * ty.count)
 
     def to_float(self, i):
-        return self.b.sitofp(i, self.f)
+        return self.b.sitofp(i, ir.VectorType(F64 if i.type.element == I64 else F32, i.type.count))
 
     # comparisons (ordered: false when either side is nan) and selects
     def lt(self, a, b):
@@ -234,8 +240,8 @@ class Vec:
 
     def any(self, mask):
         """Is any lane of the mask set (an i1)?"""
-        word = self.b.bitcast(mask, ir.IntType(self.lanes))
-        return self.b.icmp_unsigned("!=", word, ir.Constant(ir.IntType(self.lanes), 0))
+        word = self.b.bitcast(mask, ir.IntType(mask.type.count))
+        return self.b.icmp_unsigned("!=", word, ir.Constant(ir.IntType(mask.type.count), 0))
 
     # lanes of a vector
     def part(self, a, lanes):
@@ -260,6 +266,36 @@ class Vec:
             one = self.b.load(self.b.bitcast(at, F64.as_pointer()), align=4)
             out = self.b.insert_element(out, one, ir.Constant(I32, j))
         return out
+
+    def rows64(self, rows, idx):
+        """One float64 vector per column of the table `rows` (shape (n, w), w a power of
+        two), each lane holding the row idx[lane] (idx: int32 or int64 lanes, in range):
+        one load of a whole row per lane, and shuffles that turn the loaded rows into
+        columns. A function that needs several values per index (pow's invc, log c as hi
+        and lo) keeps them in one row, so a lane costs one load, not one per value."""
+        rows = np.asarray(rows, np.float64)
+        n_rows, w = rows.shape
+        assert w & (w - 1) == 0
+        words = [int(v) for v in rows.reshape(-1).view(np.int32)]
+        key = ("rows", tuple(words))     # one copy for every section: nothing hoists these loads
+        if key not in self._slots:
+            if len(self.words) % 2:              # rows start on 8-byte boundaries
+                self.words.append(0)
+            self._slots[key] = len(self.words)
+            self.words.extend(words)
+        base = self._slots[key]
+        row_ty = ir.VectorType(F64, w)
+        loaded = []
+        for lane in range(idx.type.count):
+            i = self.b.extract_element(idx, ir.Constant(I32, lane))
+            if i.type != I32:
+                i = self.b.trunc(i, I32)
+            word = self.b.add(self.b.mul(i, ir.Constant(I32, 2 * w)), ir.Constant(I32, base))
+            at = self.b.gep(self.consts, [word], inbounds=True)
+            loaded.append(self.b.load(self.b.bitcast(at, row_ty.as_pointer()), align=8))
+        both = _concat(self.b, loaded)
+        n = len(loaded)
+        return [_shuffle(self.b, both, both, [lane * w + j for lane in range(n)]) for j in range(w)]
 
     # tables in registers
     def table(self, values, idx):
@@ -289,11 +325,16 @@ def _concat(builder, parts):
     return parts[0]
 
 
+def _is_f64(ty):
+    return ty.element == F64
+
+
 def _define_width(module, native, n, n_args, name):
     """The n-lane version of the vector function `native`: narrower ones run it on
     repeated lanes, wider ones in pieces."""
-    lanes = native.function_type.return_type.count
-    vty = ir.VectorType(F32, n)
+    native_ty = native.function_type.return_type
+    lanes = native_ty.count
+    vty = ir.VectorType(native_ty.element, n)
     vn = ir.Function(module, ir.FunctionType(vty, [vty] * n_args + [I32.as_pointer()]), f"{name}_v{n}")
     _private(vn)
     b = ir.IRBuilder(vn.append_basic_block("entry"))
@@ -309,26 +350,33 @@ def _define_width(module, native, n, n_args, name):
 
 
 def call(builder, name, body, args, lanes=LANES):
-    """Call scalar float32 function `name` on `args` (float32 values) in the current
-    function, defining it (and its 16-, 8- and 4-lane versions, and their constant table) in
-    this module on first use. `body(vec, *vector_args)` emits the computation on `lanes`
-    lanes (the CPU's vector width: 16 with AVX-512, 8 with AVX2) with `Vec` and returns
-    the result vector; it may add basic blocks and end them with a `ret` of their own
-    (vec.b is positioned in the function). The other widths call that version, so every
-    lane gets the same bits whichever width the loop vectoriser picked.
+    """Call scalar function `name` on `args` (float32 values, or float64 values) in the
+    current function, defining it (and its vector versions, and their constant table)
+    in this module on first use. `body(vec, *vector_args)` emits the computation on
+    `lanes` lanes (the CPU's vector width: float32 16 with AVX-512 and 8 with AVX2,
+    float64 half that) with `Vec` and returns the result vector; it may add basic blocks
+    and end them with a `ret` of their own (vec.b is positioned in the function). The
+    other widths (float32: 16, 8 and 4 lanes; float64: 8, 4 and 2, what the loop
+    vectoriser picks for 512-, 256- and 128-bit vectors) call that version, so every
+    lane gets the same bits whichever width the vectoriser picked. A float64 body's
+    `Vec` is made for twice as many float32 lanes, so that its `f64`/`i64` types are the
+    argument vectors' types.
 
     (`name` must be built with the same `lanes` throughout a process: the functions are
     linkonce_odr, so two modules' copies must be the same code. Callers derive `lanes`
     from the CPU Numba compiles for, which is fixed per process.)"""
     module = builder.module
     n_args = len(args)
+    elem = args[0].type
+    assert elem in (F32, F64) and all(a.type == elem for a in args)
+    widths = (16, 8, 4) if elem == F32 else (8, 4, 2)
     if name not in module.globals:
-        vty = ir.VectorType(F32, lanes)
+        vty = ir.VectorType(elem, lanes)
         native = ir.Function(module, ir.FunctionType(vty, [vty] * n_args + [I32.as_pointer()]),
                              f"{name}_v{lanes}")
         _private(native)
         b = ir.IRBuilder(native.append_basic_block("entry"))
-        vec = Vec(b, consts=native.args[-1], lanes=lanes)
+        vec = Vec(b, consts=native.args[-1], lanes=lanes if elem == F32 else 2 * lanes)
         b.ret(body(vec, *native.args[:-1]))
         table = ir.GlobalVariable(module, ir.ArrayType(I32, len(vec.words)), f"{name}_consts")
         table.initializer = ir.Constant(ir.ArrayType(I32, len(vec.words)), vec.words)
@@ -336,16 +384,16 @@ def call(builder, name, body, args, lanes=LANES):
         table.linkage = "internal"
         table.align = 64
 
-        # the other widths, for loops the vectoriser widens to 16, 8 or 4 lanes (float32
+        # the other widths, for loops the vectoriser widens to another width (float32
         # next to float64, 256- or 512-bit vectors). Nothing calls them before the
         # vectoriser runs, so they are marked as used.
-        _keep(module, [_define_width(module, native, n, n_args, name) for n in (16, 8, 4) if n != lanes])
+        _keep(module, [_define_width(module, native, n, n_args, name) for n in widths if n != lanes])
 
-        s = ir.Function(module, ir.FunctionType(F32, [F32] * n_args + [I32.as_pointer()]), name)
+        s = ir.Function(module, ir.FunctionType(elem, [elem] * n_args + [I32.as_pointer()]), name)
         _private(s, "readnone")
         # the table pointer is the same for every element: a uniform ("u") parameter
         params = "v" * n_args + "u"
-        variants = ",".join(f"_ZGV_LLVM_N{n}{params}_{name}({name}_v{n})" for n in (16, 8, 4))
+        variants = ",".join(f"_ZGV_LLVM_N{n}{params}_{name}({name}_v{n})" for n in widths)
         set.add(s.attributes, f'"vector-function-abi-variant"="{variants}"')
         b = ir.IRBuilder(s.append_basic_block("entry"))
         splats = []

@@ -291,7 +291,8 @@ def test_fast_pow_equals_pow_wherever_the_guard_is_false(dtype, code):
     # holds for any element (Op.fast): the two must agree bit for bit wherever it is
     # false. "scalar": the float32 scalar code that CPUs without AVX-512F run. (The
     # float32 vector function has its own special-case path: there the guard is never
-    # true and both names call it.)
+    # true and both names call it. float64 vpow is a vector function on AVX2 and AVX-512
+    # CPUs, but kernels' vpow_fast stays the scalar code: they must still agree.)
     x, y = _pow_fast_samples(dtype)
     one_form = code == "dispatched" and dtype == np.float32 and vm._cpu_has_simd()
     if code == "scalar":
@@ -412,6 +413,52 @@ def test_trig_loops_call_the_vector_function():
         assert re.search(rf"call <(8|16) x float> @dprog_{name[1:]}f_v(8|16)\(", body), name
 
 
+def pow64_samples():
+    """float64 pow's hard pairs: the accuracy samples, the fast form's samples, and
+    vectors mixing ordinary and special lanes (every 5th x special, every 13th y inf)."""
+    x, y = pow_samples(np.float64)
+    fx, fy = _pow_fast_samples(np.float64)
+    rng = np.random.default_rng(11)
+    mx, my = rng.uniform(0.1, 10, 4000), rng.uniform(-20, 20, 4000)
+    mx[::5] = np.resize([0.0, -0.0, -2.0, np.inf, -np.inf, np.nan, 1e-310, 1.0, -1.0], mx[::5].size)
+    my[::13] = np.resize([np.inf, -np.inf, np.nan, 0.0, 3.0], my[::13].size)
+    return np.concatenate([x, fx, mx]), np.concatenate([y, fy, my])
+
+
+def pow64_results():
+    x, y = pow64_samples()
+    out = np.empty_like(x)
+    LOOPS["vpow"](x, y, out)
+    return out.view(np.uint64)
+
+
+@needs_trig_simd
+def test_pow64_vector_function_gives_the_scalar_codes_bits():
+    # float64 pow is a vector function on CPUs with AVX2 or AVX-512
+    # (vecmath_pow64_simd.py): a vector with a special lane runs every case for all its
+    # lanes, an ordinary one pow_fast's steps. Every element must get the scalar code's
+    # bits either way (nan's too), in any grouping into vectors and outside loops.
+    x, y = pow64_samples()
+    ref = np.empty_like(x)
+    _loop2(vm._flat_jit(np.float64, "pow", ("x", "y")))(x, y, ref)
+    np.testing.assert_array_equal(pow64_results(), ref.view(np.uint64))
+    for offset in (1, 3):
+        out = np.empty(x.size - offset)
+        LOOPS["vpow"](x[offset:], y[offset:], out)
+        np.testing.assert_array_equal(out.view(np.uint64), ref[offset:].view(np.uint64))
+
+    @njit(error_model="numpy")
+    def one(a, b):
+        return vm.vpow(a, b)
+    picks = np.concatenate([np.arange(30), np.arange(x.size - 4000, x.size - 3970)])
+    alone = np.array([one(x[i], y[i]) for i in picks])
+    np.testing.assert_array_equal(alone.view(np.uint64), ref[picks].view(np.uint64))
+    # the loop calls the vector function, once per vector
+    sig = [s for s in LOOPS["vpow"].signatures if str(s[0].dtype) == "float64"][0]
+    body = _function_ir(LOOPS["vpow"].inspect_llvm(sig), "loop")
+    assert re.search(r"call <(4|8) x double> @dprog_pow_v(4|8)\(", body)
+
+
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 code")
 def test_vector_functions_compile_for_avx512_on_any_x86_cpu():
     # The 16-lane versions run only on AVX-512 CPUs; on other machines (CI's may be one)
@@ -420,27 +467,29 @@ def test_vector_functions_compile_for_avx512_on_any_x86_cpu():
     import llvmlite.binding as llvm
     from llvmlite import ir
     from numba.core.registry import cpu_target
-    from dprog.kernels import vecmath_pow_simd, vecmath_simd, vecmath_trig_simd
+    from dprog.kernels import vecmath_pow64_simd, vecmath_pow_simd, vecmath_simd, vecmath_trig_simd
     cpu_target.target_context.codegen()              # LLVM's targets initialised
     module = ir.Module("avx512_probe")
-    f32 = ir.FloatType()
-    fn = ir.Function(module, ir.FunctionType(f32, [f32, f32]), "probe")
+    f32, f64 = ir.FloatType(), ir.DoubleType()
+    fn = ir.Function(module, ir.FunctionType(f32, [f32, f32, f64, f64]), "probe")
     b = ir.IRBuilder(fn.append_basic_block())
-    x, y = fn.args
+    x, y, xd, yd = fn.args
     s = vecmath_simd.call(b, "dprog_sinf", vecmath_trig_simd.sin_body, [x], 16)
     c = vecmath_simd.call(b, "dprog_cosf", vecmath_trig_simd.cos_body, [x], 16)
     p = vecmath_simd.call(b, "dprog_powf", vecmath_pow_simd.pow_body, [x, y], 16)
-    b.ret(b.fadd(b.fadd(s, c), p))
+    pd = vecmath_simd.call(b, "dprog_pow", vecmath_pow64_simd.pow_body, [xd, yd], 8)
+    b.ret(b.fadd(b.fadd(b.fadd(s, c), p), b.fptrunc(pd, f32)))
     parsed = llvm.parse_assembly(str(module))
     parsed.verify()
     target = llvm.Target.from_triple(llvm.get_process_triple())
     tm = target.create_target_machine(cpu="skylake-avx512", features="+avx512f,+avx512dq", opt=3)
     asm = tm.emit_assembly(parsed)
-    for instr in ("vfpclassps", "vscalefps", "zmm"):
+    for instr in ("vfpclassps", "vscalefps", "vscalefpd", "zmm"):
         assert instr in asm, instr
     assert re.search(r"vperm[it]2ps", asm)
-    for name in ("dprog_sinf", "dprog_cosf", "dprog_powf"):
-        for lanes in (16, 8, 4):
+    for name, widths in (("dprog_sinf", (16, 8, 4)), ("dprog_cosf", (16, 8, 4)), ("dprog_powf", (16, 8, 4)),
+                         ("dprog_pow", (8, 4, 2))):
+        for lanes in widths:
             assert f"{name}_v{lanes}:" in asm, (name, lanes)
 
 
@@ -477,7 +526,8 @@ def test_pow_loops_call_the_vector_function():
 # power-of-two factors elsewhere (vecmath_bits.scale_magic); k also reaches the reduction
 # through magic_k. Both must give the same bits, denormal and overflowing results included.
 # float32 sin/cos run as 16-lane vector functions on AVX-512 CPUs and 8-lane ones on AVX2
-# CPUs: the same bits too, huge arguments included.
+# CPUs, float64 pow as 8- and 4-lane ones (scaling with vscalefpd, or two factors): the
+# same bits too, huge arguments and special cases included.
 SCALED = ("vexp", "vexp2", "vexpm1", "vtanh", "vsinh", "vcosh", "vsigmoid", "verf", "vsin", "vcos")
 
 
@@ -505,7 +555,7 @@ def test_pow_without_avx512_uses_the_scalar_code(tmp_path):
         "from numba import njit\n"
         "from dprog.kernels import vecmath as vm\n"
         "sys.path.insert(0, %r)\n"
-        "from test_vecmath import SCALED, scaled_results\n"
+        "from test_vecmath import SCALED, pow64_results, scaled_results\n"
         "@njit(error_model='numpy')\n"
         "def loop(x, y, out):\n"
         "    for i in range(x.size):\n"
@@ -521,6 +571,7 @@ def test_pow_without_avx512_uses_the_scalar_code(tmp_path):
         "for name in SCALED:\n"
         "    for dt in (np.float32, np.float64):\n"
         "        res[f'{name}_{dt.__name__}'] = scaled_results(name, dt)\n"
+        "res['vpow_float64'] = pow64_results()\n"
         "np.savez(%r, **res)\n"
         "print('ok')\n" % (str(pathlib.Path(__file__).parent), str(tmp_path / "scaled.npz")))
     env = dict(os.environ, NUMBA_CPU_NAME="haswell",
@@ -536,3 +587,4 @@ def test_pow_without_avx512_uses_the_scalar_code(tmp_path):
         for dt in (np.float32, np.float64):
             np.testing.assert_array_equal(there[f"{name}_{dt.__name__}"], scaled_results(name, dt),
                                           err_msg=f"{name} {dt.__name__}")
+    np.testing.assert_array_equal(there["vpow_float64"], pow64_results(), err_msg="vpow float64")
