@@ -16,6 +16,8 @@ path its vector took and whichever CPU it runs on: results do not depend on neig
 2^k is applied with llvm.ldexp (vscalefpd) on AVX-512 and as two exact power-of-two
 factors elsewhere, as vecmath_bits.scale_magic does (the same bits).
 """
+import functools
+
 import numpy as np
 
 from . import vecmath_pow, vecmath_simd
@@ -24,16 +26,29 @@ from .vecmath_pow import POW64_EXP_Q, POW64_LOG_P, POW64_OFF_BITS
 
 F = np.float64
 K64 = Consts(F)
-(_INVC, _LOGC_HI, _LOGC_LO, _T_HI, _T_TAIL), _SPLITS = vecmath_pow._pow64_tables()
-# one row per table index: what a lane reads with one load
-LOG_ROWS = np.stack([_INVC, _LOGC_HI, _LOGC_LO, np.zeros(128)], axis=1)
-EXP_ROWS = np.stack([_T_HI, _T_TAIL], axis=1)
-LN2HI, LN2LO, L2N_HI, L2N_LO, INVL2N = (float(v) for v in _SPLITS)
 MAGIC = float(K64.MAGIC)
 MAGIC_BITS = int(np.array(K64.MAGIC).view(np.int64))
 MIN_NORMAL = float(K64.MIN_NORMAL)
 TOP = -(1 << 52)                        # sign and exponent bits
 X_HI = 1100.0                           # e^x is inf or 0 beyond; keeps k small
+
+
+class _Tables:
+    """vecmath_pow's float64 tables, one row per index (what a lane reads with one
+    load), and its ln2 splits."""
+
+    def __init__(self):
+        (invc, logc_hi, logc_lo, t_hi, t_tail), splits = vecmath_pow._pow64_tables()
+        self.log_rows = np.stack([invc, logc_hi, logc_lo, np.zeros(128)], axis=1)
+        self.exp_rows = np.stack([t_hi, t_tail], axis=1)
+        self.ln2hi, self.ln2lo, self.l2n_hi, self.l2n_lo, self.invl2n = (float(v) for v in splits)
+
+
+@functools.lru_cache(maxsize=None)
+def _tables():
+    # computed when a kernel first builds the function (~50 ms), not at import: a
+    # process that only loads cached kernels never needs them
+    return _Tables()
 
 
 def _log_dd(v, ax, subnormals):
@@ -50,9 +65,10 @@ def _log_dd(v, ax, subnormals):
     if subnormals:
         e = v.isub(e, v.sel(sub, v.ci64(52), v.ci64(0)))
     k = v.to_float(e)
-    invc, logc_hi, logc_lo, _ = v.rows64(LOG_ROWS, i)
+    T = _tables()
+    invc, logc_hi, logc_lo, _ = v.rows64(T.log_rows, i)
     r = v.fma(v.flt(v.isub(ia, v.iand(tmp, v.ci64(TOP)))), invc, v.c64(-1.0))   # exact
-    t1 = v.add(v.mul(k, v.c64(LN2HI)), logc_hi)                                  # exact
+    t1 = v.add(v.mul(k, v.c64(T.ln2hi)), logc_hi)                                  # exact
     h1 = v.add(t1, r)
     l1 = v.add(v.sub(t1, h1), r)
     ar = v.mul(v.c64(-0.5), r)
@@ -60,7 +76,7 @@ def _log_dd(v, ax, subnormals):
     ar2lo = v.fma(r, ar, v.neg(ar2))
     h2 = v.add(h1, ar2)
     l2 = v.add(v.sub(h1, h2), ar2)
-    small = v.add(ar2lo, v.add(v.mul(k, v.c64(LN2LO)), logc_lo))
+    small = v.add(ar2lo, v.add(v.mul(k, v.c64(T.ln2lo)), logc_lo))
     tail = v.mul(v.mul(v.mul(r, r), r), v.poly(POW64_LOG_P, r))
     lo = v.add(v.add(v.add(l1, l2), small), tail)
     h = v.add(h2, lo)
@@ -69,14 +85,15 @@ def _log_dd(v, ax, subnormals):
 
 def _exp_dd(v, x, lo):
     """e^(x + lo) for a small lo, as vecmath_pow's exp_dd."""
+    T = _tables()
     xc = v.sel(v.lt(v.c64(X_HI), x), v.c64(X_HI), x)
     xc = v.sel(v.lt(xc, v.c64(-X_HI)), v.c64(-X_HI), xc)
-    t = v.fma(xc, v.c64(INVL2N), v.c64(MAGIC))          # 128*k2 + j in its low bits
+    t = v.fma(xc, v.c64(T.invl2n), v.c64(MAGIC))          # 128*k2 + j in its low bits
     kf = v.sub(t, v.c64(MAGIC))
-    r = v.sub(v.fma(kf, v.c64(-L2N_HI), xc), v.mul(kf, v.c64(L2N_LO)))
+    r = v.sub(v.fma(kf, v.c64(-T.l2n_hi), xc), v.mul(kf, v.c64(T.l2n_lo)))
     r = v.add(r, v.sel(v.lt(v.abs(x), v.c64(X_HI)), lo, v.c64(0.0)))
     kj = v.isub(v.bits(t), v.ci64(MAGIC_BITS))
-    t_hi, t_tail = v.rows64(EXP_ROWS, v.iand(kj, v.ci64(127)))
+    t_hi, t_tail = v.rows64(T.exp_rows, v.iand(kj, v.ci64(127)))
     p = v.fma(v.mul(r, r), v.poly(POW64_EXP_Q, r), r)   # e^r - 1
     m = v.fma(t_hi, v.add(t_tail, p), t_hi)
     return _scale(v, m, v.ashr(kj, 7))
