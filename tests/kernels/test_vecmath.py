@@ -588,3 +588,16 @@ def test_pow_without_avx512_uses_the_scalar_code(tmp_path):
             np.testing.assert_array_equal(there[f"{name}_{dt.__name__}"], scaled_results(name, dt),
                                           err_msg=f"{name} {dt.__name__}")
     np.testing.assert_array_equal(there["vpow_float64"], pow64_results(), err_msg="vpow float64")
+
+
+def test_importing_vecmath_builds_nothing():
+    # A process that only loads cached kernels imports vecmath but never compiles a
+    # function: building the functions or pow's tables at import would cost every warm
+    # first call (float64 pow's tables alone took ~50 ms).
+    import subprocess
+    code = ("from dprog.kernels import vecmath as vm, vecmath_pow64_simd as p64\n"
+            "assert vm._impl.cache_info().currsize == 0 and vm._pow.cache_info().currsize == 0\n"
+            "assert p64._tables.cache_info().currsize == 0\n"
+            "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
