@@ -269,7 +269,8 @@ class Vec:
 
     def rows64(self, rows, idx):
         """One float64 vector per column of the table `rows` (shape (n, w), w a power of
-        two), each lane holding the row idx[lane] (idx: int32 or int64 lanes, in range):
+        two), each lane holding the row idx[lane] (idx: int32 or int64 lanes, in range,
+        so that the word offsets do not overflow):
         one load of a whole row per lane, and shuffles that turn the loaded rows into
         columns. A function that needs several values per index (pow's invc, log c as hi
         and lo) keeps them in one row, so a lane costs one load, not one per value."""
@@ -286,11 +287,10 @@ class Vec:
         base = self._slots[key]
         row_ty = ir.VectorType(F64, w)
         loaded = []
+        ity = idx.type.element      # int64 lanes index in int64: no sign extensions
         for lane in range(idx.type.count):
             i = self.b.extract_element(idx, ir.Constant(I32, lane))
-            if i.type != I32:
-                i = self.b.trunc(i, I32)
-            word = self.b.add(self.b.mul(i, ir.Constant(I32, 2 * w)), ir.Constant(I32, base))
+            word = self.b.add(self.b.mul(i, ir.Constant(ity, 2 * w)), ir.Constant(ity, base))
             at = self.b.gep(self.consts, [word], inbounds=True)
             loaded.append(self.b.load(self.b.bitcast(at, row_ty.as_pointer()), align=8))
         both = _concat(self.b, loaded)
