@@ -543,13 +543,13 @@ def scaled_results(name, dtype):
     return out.view(f"u{out.itemsize}")
 
 
-def test_pow_without_avx512_uses_the_scalar_code(tmp_path):
-    # On a CPU without AVX-512F (here: Numba told to compile for Haswell), the overload
-    # picks the scalar code, and the loop still vectorises (256-bit). The exp family's
-    # results there are bit-identical to this process's.
+def _results_on_cpu(tmp_path, cpu, features, checks):
+    """Run `checks` (Python source, with vm, np, re, njit and a float32/float64 pow loop
+    `loop` at hand) in a process whose Numba compiles for `cpu`, and return the bits
+    that process gets for SCALED's functions and float64 pow."""
     import os
     import subprocess
-    script = tmp_path / "haswell.py"
+    script = tmp_path / f"{cpu}.py"
     script.write_text(
         "import numpy as np, re, sys\n"
         "from numba import njit\n"
@@ -560,34 +560,62 @@ def test_pow_without_avx512_uses_the_scalar_code(tmp_path):
         "def loop(x, y, out):\n"
         "    for i in range(x.size):\n"
         "        out[i] = vm.vpow(x[i], y[i])\n"
-        "x = np.linspace(0.5, 4, 1000).astype(np.float32)\n"
-        "out = np.empty_like(x)\n"
-        "loop(x, x, out)\n"
-        "ir = list(loop.inspect_llvm().values())[0]\n"
-        "assert not vm._cpu_has_simd()\n"
-        "assert 'dprog_powf' not in ir and re.search(r'<8 x float>', ir)\n"
-        "np.testing.assert_allclose(out, x.astype(np.float64) ** x, rtol=2e-7)\n"
+        "%s"
         "res = {}\n"
         "for name in SCALED:\n"
         "    for dt in (np.float32, np.float64):\n"
         "        res[f'{name}_{dt.__name__}'] = scaled_results(name, dt)\n"
         "res['vpow_float64'] = pow64_results()\n"
         "np.savez(%r, **res)\n"
-        "print('ok')\n" % (str(pathlib.Path(__file__).parent), str(tmp_path / "scaled.npz")))
-    env = dict(os.environ, NUMBA_CPU_NAME="haswell",
-               NUMBA_CPU_FEATURES="+64bit,+avx,+avx2,+fma,+sse4.2,+sse4.1,+ssse3,+sse3,+sse2,+sse,"
-                                  "+mmx,+popcnt,+bmi,+bmi2,+f16c,+lzcnt,+movbe,+cx16,+xsave,+fxsr,+cmov",
-               NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+        "print('ok')\n" % (str(pathlib.Path(__file__).parent), checks, str(tmp_path / "results.npz")))
+    env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES=features, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
     root = pathlib.Path(__file__).resolve().parents[2]
     env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-3000:]
-    there = np.load(tmp_path / "scaled.npz")
+    return np.load(tmp_path / "results.npz")
+
+
+def _assert_same_results(there):
     for name in SCALED:
         for dt in (np.float32, np.float64):
             np.testing.assert_array_equal(there[f"{name}_{dt.__name__}"], scaled_results(name, dt),
                                           err_msg=f"{name} {dt.__name__}")
     np.testing.assert_array_equal(there["vpow_float64"], pow64_results(), err_msg="vpow float64")
+
+
+BASE_FEATURES = "+64bit,+sse4.2,+sse4.1,+ssse3,+sse3,+sse2,+sse,+mmx,+popcnt,+cx16,+xsave,+fxsr,+cmov"
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 code")
+def test_pow_without_avx512_uses_the_scalar_code(tmp_path):
+    # On a CPU without AVX-512F (here: Numba told to compile for Haswell), float32 pow is
+    # the scalar code, and the loop still vectorises (256-bit); float64 pow and float32
+    # sin/cos are 4- and 8-lane vector functions. The exp family's, sin/cos's and pow's
+    # results there are bit-identical to this process's.
+    checks = ("x = np.linspace(0.5, 4, 1000).astype(np.float32)\n"
+              "out = np.empty_like(x)\n"
+              "loop(x, x, out)\n"
+              "ir = list(loop.inspect_llvm().values())[0]\n"
+              "assert not vm._cpu_has_simd() and vm._cpu_lanes() == 8\n"
+              "assert 'dprog_powf' not in ir and re.search(r'<8 x float>', ir)\n"
+              "np.testing.assert_allclose(out, x.astype(np.float64) ** x, rtol=2e-7)\n")
+    _assert_same_results(_results_on_cpu(
+        tmp_path, "haswell", BASE_FEATURES + ",+avx,+avx2,+fma,+bmi,+bmi2,+f16c,+lzcnt,+movbe", checks))
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 code")
+def test_cpus_without_avx2_run_the_scalar_code_with_the_same_bits(tmp_path):
+    # Sandy Bridge (AVX, no AVX2 or FMA): no vector function at all; sin, cos and pow
+    # are the scalar code (and llvm.fma a correctly rounded libm call), with the same
+    # bits as this process's vector functions.
+    checks = ("assert vm._cpu_lanes() is None and not vm._cpu_has_simd()\n"
+              "x = np.linspace(0.5, 4, 1000)\n"
+              "loop(x, x, np.empty_like(x))\n"
+              "loop(x.astype(np.float32), x.astype(np.float32), np.empty(x.size, np.float32))\n"
+              "assert not any('dprog_pow' in ir for ir in loop.inspect_llvm().values())\n")
+    there = _results_on_cpu(tmp_path, "sandybridge", BASE_FEATURES + ",+avx", checks)
+    _assert_same_results(there)
 
 
 def test_importing_vecmath_builds_nothing():
