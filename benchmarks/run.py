@@ -14,7 +14,7 @@ from .timing import interleaved, median
 
 
 def _workloads():
-    from .workloads import elementwise, gmm, latency, mlp, particles, softmax_ce
+    from .workloads import elementwise, gmm, latency, mlp, particles, slices, softmax_ce
     items = [("elementwise", elementwise.NAME, elementwise.build, elementwise.bytes_moved(), 1),
              ("softmax_ce", softmax_ce.NAME, softmax_ce.build, softmax_ce.bytes_moved(), 1),
              ("mlp", mlp.NAME, mlp.build, None, 1)]
@@ -23,6 +23,7 @@ def _workloads():
                       lambda p, d=d, k=k: gmm.build(p, d, k), None, 1))
     items.append(("particles", particles.NAME, particles.build, None, 1))
     items.append(("latency", latency.NAME, latency.build, None, latency.CALLS))
+    items.append(("slices", slices.NAME, slices.build, None, 1))   # not an issue-4 workload
     return items
 
 

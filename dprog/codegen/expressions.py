@@ -89,7 +89,7 @@ def op_expression(node, args, scalar=False):
 
 
 def view_index(node, index_names):
-    """Index text reading a broadcast/transposed operand at the loop's position."""
+    """Index text reading a broadcast/transposed/sliced operand at the loop's position."""
     src_shape = node.inputs[0].aval.shape
     if node.op.name == "broadcast_in_dim":
         dims = node.params["dims"]
@@ -98,6 +98,13 @@ def view_index(node, index_names):
         parts = [None] * len(src_shape)
         for k, p in enumerate(node.params["perm"]):
             parts[p] = index_names[k]
+    elif node.op.name == "slice":
+        # start + step*i, in int64 (the CPU kernels' outermost index is unsigned, and
+        # Numba turns uint64-int64 arithmetic into float64)
+        parts = []
+        for i, start, step in zip(index_names, node.params["start"], node.params["step"]):
+            term = i if step == 1 else f"np.int64({step}) * np.int64({i})"
+            parts.append(f"np.int64({start}) + {term}" if start else term)
     else:
         raise AssertionError(f"cannot index through {node.op.name}")
     return ", ".join(parts)

@@ -276,9 +276,13 @@ def _recompute_deps(groups):
 # Movement ops a loop nest can apply to an input by indexing it differently.
 ABSORBABLE_VIEWS = ("broadcast_in_dim", "transpose")
 # Ops a loop nest can read by computing where to load: through an index array (x[idx[i]],
-# codegen/expressions.gather_read) or with a bounds test (a pad, expressions.pad_read),
-# so that the gathered or padded array is never materialised.
-ABSORBABLE_READS = ("gather", "pad")
+# codegen/expressions.gather_read), with a bounds test (a pad, expressions.pad_read), or
+# at start + step*i (a strided slice, expressions.view_index), so that the gathered or
+# padded array is never materialised, and a slice's source is read as the array it is.
+# (A slice handed to a kernel as a NumPy view has runtime strides: Numba indexes it in
+# bytes, LLVM cannot prove unit stride, and the loop stays scalar. Reading x[:, 3:503]
+# through tanh took 8.1 ms on 4096x1000 float32 against 0.9 ms for a contiguous copy.)
+ABSORBABLE_READS = ("gather", "pad", "slice")
 
 
 def _absorbable(view, x, inner, shape):
@@ -294,6 +298,8 @@ def _absorbable(view, x, inner, shape):
         return False
     if view.op.name == "pad":  # without interior padding; the value is any scalar
         return not any(view.params["interior"])
+    if view.op.name == "slice":
+        return True
     # A gather also needs its index as an array (or a scalar) made outside the group.
     return isinstance(view.inputs[1], Var)
 

@@ -1,6 +1,7 @@
-"""Gathers and pads absorbed into CPU kernels (passes/fuse.py _absorb_views,
-expressions.gather_read / pad_read): the kernel reads x at the picked index, or x and the
-padding value by a bounds test, so the gathered or padded array is never materialised.
+"""Gathers, pads and slices absorbed into CPU kernels (passes/fuse.py _absorb_views,
+expressions.gather_read / pad_read / view_index): the kernel reads x at the picked index,
+x and the padding value by a bounds test, or x at start + step*i, so the gathered or
+padded array is never materialised and a slice is read from its source array.
 Each program runs compiled and in the reference interpreter, with traced indices that
 repeat, count from the end and fall out of range (clamped, as dprog.ops.index defines)."""
 import numpy as np
@@ -10,7 +11,7 @@ import dprog as dp
 import dprog.numpy as dnp
 from dprog.ops.fusion import fusion_p
 from dprog.ops.index import gather_p
-from dprog.ops.shape import pad_p
+from dprog.ops.shape import pad_p, slice_p
 
 from support import reference
 
@@ -45,6 +46,13 @@ PROGRAMS = {
     "gradient of a concatenation": (dp.grad(lambda a, b: dnp.sum(dnp.exp(dnp.concatenate([a, b], axis=1)))),
                                     [(3, 2), (3, 4)]),
     "strided slice gradient (interior pad)": (dp.grad(lambda x: dnp.sum(dnp.cos(x[::2]))), [(9, 2)]),
+    # Slices: read at start + step*i from their source.
+    "strided slice, every axis": (lambda x: dnp.tanh(x[1:8:2, ::3]) * 2.0, [(9, 10)]),
+    "column slice feeds a reduction": (lambda x: dnp.sum(dnp.exp(x[:, 2:6]), axis=1), [(8, 9)]),
+    "finite difference": (lambda x: (x[1:] - x[:-1]) * 0.5, [(10, 3)]),
+    "slice of a computed array": (lambda x: dnp.sin(x @ x.T)[::2, 1:] * 3.0, [(7, 5)]),
+    "3-d slice": (lambda x: dnp.cos(x[1:, ::2, 2:4]) + x[:2, 1:5, 0:2], [(3, 7, 5)]),
+    "softmax of a slice (row kernel)": (lambda x: dp.nn.softmax(x[:, 1::2] * 2.0, axis=1), [(6, 23)]),
 }
 
 
@@ -92,6 +100,16 @@ def test_gather_runs_inside_the_kernel(name):
 def test_pad_runs_inside_the_kernel(name):
     fn, makers = PROGRAMS[name]
     inside, alone = _fused(fn, _args(makers, np.float64), pad_p)
+    assert inside >= 1 and alone == 0, (inside, alone)
+
+
+@pytest.mark.parametrize("name", ["strided slice, every axis", "column slice feeds a reduction", "finite difference",
+                                  "slice of a computed array", "3-d slice", "softmax of a slice (row kernel)"])
+def test_slice_runs_inside_the_kernel(name):
+    # The kernel reads the slice's source with computed indices: a NumPy view of it
+    # would reach the kernel with runtime strides, and its loop would not vectorise.
+    fn, makers = PROGRAMS[name]
+    inside, alone = _fused(fn, _args(makers, np.float64), slice_p)
     assert inside >= 1 and alone == 0, (inside, alone)
 
 
