@@ -29,7 +29,7 @@ def is_fusible_reduction(node):
 
 
 class _Group:
-    __slots__ = ("index", "nodes", "shape", "reduced", "fusible", "deps")
+    __slots__ = ("index", "nodes", "shape", "reduced", "fusible", "deps", "absorbed")
 
     def __init__(self, index, node, shape, fusible):
         self.index = index
@@ -38,6 +38,7 @@ class _Group:
         self.reduced = set()   # var ids produced by reductions (available after the loop)
         self.fusible = fusible
         self.deps = set()      # indices of groups this one reads from
+        self.absorbed = set()  # var ids of views this group reads through (_absorb_views)
 
 
 def _reaches(groups, start, target):
@@ -325,6 +326,7 @@ def _absorb_views(groups, producer_node):
                 if _absorbable(view, x, inner, g.shape):
                     absorbed.append(view)
                     inner.add(x.id)
+                    g.absorbed.add(x.id)
         g.nodes = absorbed + g.nodes
 
 
@@ -373,7 +375,11 @@ def fuse(graph, absorb_views=False):
     nodes = []
     for g in _topological(groups):
         if g.fusible:
-            nodes.append(_fusion_node(g, used_outside))
+            # A view the group reads through is not one of its results: other readers
+            # keep reading the standalone view node. (Exported, it would make them depend
+            # on this group: a cycle where this group runs after them, as a gradient's
+            # loop absorbing the slice its forward pass reads.)
+            nodes.append(_fusion_node(g, used_outside - g.absorbed))
         else:
             nodes.extend(g.nodes)
     fused = graph.replace(nodes=nodes)

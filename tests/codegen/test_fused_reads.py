@@ -147,3 +147,17 @@ def test_view_of_a_view_is_read_from_its_source():
     np.testing.assert_array_equal(jitted(*args), reference(fn, *args))
     graph = next(iter(jitted._cache.values())).executable.graph
     assert [n.op.name for n in graph.nodes] == ["fusion"], graph
+
+
+def test_a_slice_read_by_a_kernel_and_by_other_steps_stays_one_value():
+    # GMM's gradient: offdiag = icf[:, d:] is read by a gather (the forward pass) and by
+    # the gradient's loop over offdiag's shape, which absorbs the slice. That loop must
+    # not export the slice as its result: the forward pass would then depend on the
+    # gradient (a cycle in the plan, which failed to compile).
+    from benchmarks.workloads import gmm
+    alphas, means, icf, x, gamma, m = gmm.make_inputs(4, 3, n=30)
+    f = dp.grad(lambda a, mu, q, x: gmm.objective(dnp, dp.nn.logsumexp, a, mu, q, x, gamma, m), argnums=(0, 1, 2))
+    got = dp.jit(f)(alphas, means, icf, x)
+    expected = reference(f, alphas, means, icf, x)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
