@@ -99,12 +99,17 @@ def view_index(node, index_names):
         for k, p in enumerate(node.params["perm"]):
             parts[p] = index_names[k]
     elif node.op.name == "slice":
-        # start + step*i, in int64 (the CPU kernels' outermost index is unsigned, and
-        # Numba turns uint64-int64 arithmetic into float64)
+        # start + step*i in uint64: an unsigned index has no negative-index wraparound for
+        # Numba to test (LLVM could not rule it out for a signed sum, and the loop over
+        # x[1:] - x[:-1] ran at half the speed). Every part is uint64: Numba turns mixed
+        # uint64 and int64 arithmetic into float64.
         parts = []
         for i, start, step in zip(index_names, node.params["start"], node.params["step"]):
-            term = i if step == 1 else f"np.int64({step}) * np.int64({i})"
-            parts.append(f"np.int64({start}) + {term}" if start else term)
+            if start == 0 and step == 1:
+                parts.append(i)
+                continue
+            term = f"np.uint64({i})" if step == 1 else f"np.uint64({step}) * np.uint64({i})"
+            parts.append(f"np.uint64({start}) + {term}" if start else term)
     else:
         raise AssertionError(f"cannot index through {node.op.name}")
     return ", ".join(parts)
