@@ -9,6 +9,8 @@ import numpy as np
 import dprog as dp
 import dprog.numpy as dnp
 
+from .peer_grads import add_peer_grads
+
 NAME = "slices grad (4096x1000 f32, x[:, ::2] and x[:, 3:503])"
 SHAPE = (4096, 1000)
 
@@ -28,20 +30,6 @@ def grad_numpy(x):
 def build(peers):
     x = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
     g = dp.jit(dp.grad(lambda x: f(dnp, x)))
-    fns = {"dprog": lambda: g(x), "numpy": lambda: grad_numpy(x)}
-    jax = peers.get("jax")
-    if jax:
-        jg = jax.jit(jax.grad(lambda x: f(jax.numpy, x)))
-        xj = jax.device_put(x)
-        fns["jax"] = lambda: jg(xj).block_until_ready()
-    torch = peers.get("torch")
-    if torch:
-        xt = torch.from_numpy(x)
-
-        def torch_grad():
-            xr = xt.detach().requires_grad_(True)
-            (gx,) = torch.autograd.grad(f(torch, xr), xr)
-            return gx
-        fns["torch"] = torch_grad
+    fns = add_peer_grads({"dprog": lambda: g(x), "numpy": lambda: grad_numpy(x)}, peers, f, x)
     np.testing.assert_allclose(g(x), grad_numpy(x), rtol=2e-5, atol=2e-6)
     return fns
