@@ -10,6 +10,7 @@ vector function instead; this float32 code serves the others. On CPUs with AVX2 
 AVX-512, float64 vpow is vecmath_pow64_simd.py's vector function, the same steps with
 the same bits; kernels' pow_fast and pow_special stay this code.)
 """
+import functools
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
@@ -52,6 +53,7 @@ def _build_pow_special(K):
 # |r| <= ln2/256, e^x = 2^k2 * 2^(j/128) * (1 + r + r^2*Q(r)), 2^(j/128) as a float and
 # its relative tail. The tables are computed here in decimal arithmetic (45 digits).
 POW64_OFF_BITS = 0x3ff0000000000000 - (74 * 2**45 + 2**44)
+POW64_X_HI = 1100.0      # exp's argument is clamped to +-this: e^x is inf or 0 beyond, k2 stays small
 # (log1p(r) - r + r^2/2) / r^3 on |r| <= 0.0081 (Chebyshev interpolation at 6 nodes in
 # mpmath, 200 bits; abs. error 1e-15, so r^3*P errs by < 2^-63 of r)
 POW64_LOG_P = (-0.125009830553578, 0.14286806568225008, -0.16666666642507783,
@@ -66,9 +68,11 @@ def _on_grid(v, step_bits):
     return float(Fraction(int((v * 2 ** step_bits).to_integral_value()), 2 ** step_bits))
 
 
+@functools.lru_cache(maxsize=None)
 def _pow64_tables():
     """invc, log(1/invc) as hi (2^-42 grid) + lo, 2^(j/128) and its relative tail, and the
-    ln2 splits; asserts that every piece's r = z*invc - 1 is exact."""
+    ln2 splits; asserts that every piece's r = z*invc - 1 is exact. Cached: the scalar
+    code and the vector function (vecmath_pow64_simd.py) share them (read-only)."""
     def z_at(bits):
         return Fraction(float(np.array(bits, np.int64).view(np.float64)))
     invc, logc_hi, logc_lo, t_hi, t_tail = [], [], [], [], []
@@ -111,7 +115,7 @@ def _build_pow64(K):
     TOP = -(1 << 52)                          # sign and exponent bits
     MAGIC_BITS = int(np.array(MAGIC).view(np.int64))
     MIN_NORMAL, TWO52, MHALF = K.MIN_NORMAL, F(2.0 ** 52), F(-0.5)
-    X_HI = F(1100)                            # e^x is inf or 0 beyond; keeps k2 small
+    X_HI = F(POW64_X_HI)
 
     @jit
     def log_dd(ax):

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import vecmath_pow, vecmath_simd
 from .vecmath_bits import Consts
-from .vecmath_pow import POW64_EXP_Q, POW64_LOG_P, POW64_OFF_BITS
+from .vecmath_pow import POW64_EXP_Q, POW64_LOG_P, POW64_OFF_BITS, POW64_X_HI
 
 F = np.float64
 K64 = Consts(F)
@@ -30,7 +30,7 @@ MAGIC = float(K64.MAGIC)
 MAGIC_BITS = int(np.array(K64.MAGIC).view(np.int64))
 MIN_NORMAL = float(K64.MIN_NORMAL)
 TOP = -(1 << 52)                        # sign and exponent bits
-X_HI = 1100.0                           # e^x is inf or 0 beyond; keeps k small
+X_HI = POW64_X_HI
 
 
 class _Tables:
