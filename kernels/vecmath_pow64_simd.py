@@ -19,6 +19,7 @@ factors elsewhere, as vecmath_bits.scale_magic does (the same bits).
 import functools
 
 import numpy as np
+from llvmlite import ir
 
 from . import vecmath_pow, vecmath_simd
 from .vecmath_bits import Consts
@@ -101,15 +102,13 @@ def _exp_dd(v, x, lo):
 
 def _scale(v, m, k):
     """m * 2^k (int64 lanes, |k| <= 2*1023 - 2), rounded once (vecmath_bits.scale_magic)."""
-    b = v.b
     if m.type.count == 8:               # 8 float64 lanes: built for AVX-512F (native_lanes)
-        k32 = b.trunc(k, vecmath_simd.ir.VectorType(vecmath_simd.I32, 8))
-        return v._intrinsic("llvm.ldexp.v8f64.v8i32", [m, k32], ret=m.type)
+        return v.ldexp(m, v.b.trunc(k, ir.VectorType(vecmath_simd.I32, 8)))
     k1 = v.ashr(k, 1)
     k2 = v.isub(k, k1)
 
     def pow2(e):
-        return v.flt(b.shl(v.iadd(e, v.ci64(1023)), v._imm(e.type, 52)))
+        return v.flt(v.shl(v.iadd(e, v.ci64(1023)), 52))
     return v.mul(v.mul(m, pow2(k1)), pow2(k2))
 
 

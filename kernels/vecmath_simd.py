@@ -161,6 +161,12 @@ class Vec:
     def trunc(self, a):
         return self._intrinsic(f"llvm.trunc.v{a.type.count}f{64 if _is_f64(a.type) else 32}", [a], ret=a.type)
 
+    def ldexp(self, a, k):
+        """a * 2^k (float lanes, int32 lanes k), rounded once: llvm.ldexp, one
+        vscalefps/vscalefpd on AVX-512 (elsewhere LLVM calls libm per lane)."""
+        width = 64 if _is_f64(a.type) else 32
+        return self._intrinsic(f"llvm.ldexp.v{a.type.count}f{width}.v{k.type.count}i32", [a, k], ret=a.type)
+
     def scalef(self, a, e):
         """a * 2^floor(e) (e float lanes), rounded once: vscalefps."""
         return self._intrinsic("llvm.x86.avx512.mask.scalef.ps.512",
@@ -193,6 +199,9 @@ class Vec:
 
     def ashr(self, a, n):
         return self.b.ashr(a, self._imm(a.type, n))   # shift counts are immediates, not table reads
+
+    def shl(self, a, n):
+        return self.b.shl(a, self._imm(a.type, n))
 
     def _imm(self, ty, n):
         return ir.Constant(ty, [int(n)] * ty.count)

@@ -89,30 +89,11 @@ def op_expression(node, args, scalar=False):
 
 
 def view_index(node, index_names):
-    """Index text reading a broadcast/transposed/sliced operand at the loop's position."""
-    src_shape = node.inputs[0].aval.shape
-    if node.op.name == "broadcast_in_dim":
-        dims = node.params["dims"]
-        parts = [index_names[d] if n != 1 else "0" for d, n in zip(dims, src_shape)]
-    elif node.op.name == "transpose":
-        parts = [None] * len(src_shape)
-        for k, p in enumerate(node.params["perm"]):
-            parts[p] = index_names[k]
-    elif node.op.name == "slice":
-        # start + step*i in uint64: an unsigned index has no negative-index wraparound for
-        # Numba to test (LLVM could not rule it out for a signed sum, and the loop over
-        # x[1:] - x[:-1] ran at half the speed). Every part is uint64: Numba turns mixed
-        # uint64 and int64 arithmetic into float64.
-        parts = []
-        for i, start, step in zip(index_names, node.params["start"], node.params["step"]):
-            if start == 0 and step == 1:
-                parts.append(i)
-                continue
-            term = f"np.uint64({i})" if step == 1 else f"np.uint64({step}) * np.uint64({i})"
-            parts.append(f"np.uint64({start}) + {term}" if start else term)
-    else:
+    """Index text reading a view's source (a broadcast, transpose or slice absorbed by
+    passes/fuse.py) at the loop's position: the op record's read_index."""
+    if node.op.read_index is None:
         raise AssertionError(f"cannot index through {node.op.name}")
-    return ", ".join(parts)
+    return ", ".join(node.op.read_index(node.inputs[0].aval.shape, index_names, **node.params))
 
 
 def gather_read(node, x_array, index_names, idx_value, name):

@@ -48,6 +48,11 @@ class Op:
           the op's own algebra, which the simplify pass applies (pow by a literal
           exponent, select on a literal condition). emit(op, *inputs, **params) adds a
           node before it and returns that node's Var; a rank-0 result is broadcast.
+    read_index(src_shape, index_names, **params) -> one index text per source axis, or
+          None: for a movement op a CPU kernel reads through instead of materialising it
+          (passes/fuse.py), where the output position index_names lies in the source
+          (a broadcast drops axes, a transpose permutes them, a slice maps i to
+          start + step*i)
     domain: where its tests draw inputs from (see tests/ops)
     dce(node, used) -> a node computing only the outputs flagged in `used` (the same Vars,
           maybe from fewer inputs), or None: how dead-code elimination shrinks an op that
@@ -55,7 +60,7 @@ class Op:
     """
 
     def __init__(self, name, kind, abstract, impl, *, jvp=None, vjp=None, batch=None,
-                 expr=None, scalar_expr=None, fast=None, rewrite=None, domain=None,
+                 expr=None, scalar_expr=None, fast=None, rewrite=None, read_index=None, domain=None,
                  multiple_results=False, differentiable=True, effectful=False, identity=None,
                  dce=None, doc=""):
         self.name = name
@@ -69,6 +74,7 @@ class Op:
         self.scalar_expr = scalar_expr
         self.fast = fast
         self.rewrite = rewrite
+        self.read_index = read_index
         self.identity = identity
         self.domain = domain
         self.multiple_results = multiple_results

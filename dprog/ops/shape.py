@@ -50,9 +50,14 @@ def _broadcast_batch(axis_size, args, bdims, /, *, shape, dims):
                               dims=(0,) + tuple(d + 1 for d in dims)), 0
 
 
+def _broadcast_read_index(src_shape, index_names, *, shape, dims):
+    return [index_names[d] if n != 1 else "0" for d, n in zip(dims, src_shape)]
+
+
 broadcast_in_dim_p = register(Op(
     "broadcast_in_dim", Kind.MOVEMENT, _broadcast_abstract, _broadcast_impl,
     jvp=linear_jvp(lambda: broadcast_in_dim_p), vjp=_broadcast_vjp, batch=_broadcast_batch,
+    read_index=_broadcast_read_index,
     doc="operand dim i becomes output dim dims[i]; other output dims are new"))
 
 
@@ -97,9 +102,16 @@ def inverse_perm(perm):
     return tuple(inv)
 
 
+def _transpose_read_index(src_shape, index_names, *, perm):
+    parts = [None] * len(src_shape)
+    for k, p in enumerate(perm):
+        parts[p] = index_names[k]
+    return parts
+
+
 transpose_p = register(Op(
     "transpose", Kind.MOVEMENT, _transpose_abstract,
-    lambda x, *, perm: np.transpose(x, perm),
+    lambda x, *, perm: np.transpose(x, perm), read_index=_transpose_read_index,
     jvp=linear_jvp(lambda: transpose_p),
     vjp=lambda ct, primals, outs, *, perm: [transpose_p(ct, perm=tuple(np.argsort(perm).tolist()))],
     batch=lambda axis_size, args, dims, /, *, perm: (
@@ -141,9 +153,25 @@ def _slice_batch(axis_size, args, dims, /, *, start, limit, step):
                    step=(1,) + tuple(step)), 0
 
 
+def _slice_read_index(src_shape, index_names, *, start, limit, step):
+    # start + step*i in uint64: an unsigned index has no negative-index wraparound for
+    # Numba to test (LLVM could not rule it out for a signed sum, and the loop over
+    # x[1:] - x[:-1] ran at half the speed). Every part is uint64: Numba turns mixed
+    # uint64 and int64 arithmetic into float64.
+    parts = []
+    for i, s, st in zip(index_names, start, step):
+        if s == 0 and st == 1:
+            parts.append(i)
+            continue
+        term = f"np.uint64({i})" if st == 1 else f"np.uint64({st}) * np.uint64({i})"
+        parts.append(f"np.uint64({s}) + {term}" if s else term)
+    return parts
+
+
 slice_p = register(Op(
     "slice", Kind.MOVEMENT, _slice_abstract, _slice_impl,
     jvp=linear_jvp(lambda: slice_p), vjp=_slice_vjp, batch=_slice_batch,
+    read_index=_slice_read_index,
     doc="static strided slice x[start:limit:step] per axis (step >= 1)"))
 
 
