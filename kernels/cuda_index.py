@@ -37,6 +37,23 @@ def scatter_add(out, upd, upd_off, idx, idx_off, total, size, count, tail):
         cuda.atomic.add(out, (h * size + i) * tail + t, upd[upd_off + f])
 
 
+def scatter_or(out, upd, upd_off, idx, idx_off, total, size, count, tail):
+    """scatter_add for bool, which is logical or (NumPy's np.add.at on bool). CUDA has
+    no atomic add on bytes; every writer stores the same True, so plain stores race
+    harmlessly."""
+    for f in range(cuda.grid(1), total, cuda.gridsize(1)):
+        if upd[upd_off + f]:
+            t = f % tail
+            r = f // tail
+            j = r % count
+            h = r // count
+            i = idx[idx_off + j]
+            if i < 0:
+                i += size
+            i = min(max(i, 0), size - 1)
+            out[(h * size + i) * tail + t] = True
+
+
 def fill(out, value, total):
     for f in range(cuda.grid(1), total, cuda.gridsize(1)):
         out[f] = value
@@ -81,6 +98,7 @@ def cumulative_sum(out, x, x_off, total, n, inner, reverse, zero):
 # Plain functions above stay importable for compile_ptx (tests); these are the launchers.
 gather_kernel = cuda.jit(gather)
 scatter_add_kernel = cuda.jit(scatter_add)
+scatter_or_kernel = cuda.jit(scatter_or)
 fill_kernel = cuda.jit(fill)
 arg_extreme_kernel = cuda.jit(arg_extreme)
 cumulative_sum_kernel = cuda.jit(cumulative_sum)

@@ -288,7 +288,8 @@ def gather_step(x, idx, axis, out_aval, out_slot):
 
 
 def scatter_add_step(upd, idx, axis, size, out_aval, out_slot):
-    from dprog.kernels.cuda_index import scatter_add_kernel
+    from dprog.kernels.cuda_index import scatter_add_kernel, scatter_or_kernel
+    kernel = scatter_or_kernel if np.dtype(out_aval.dtype) == np.bool_ else scatter_add_kernel
     block, _, _, _ = cuda_launch.config()
     total = upd.size
     step = Step()
@@ -297,7 +298,7 @@ def scatter_add_step(upd, idx, axis, size, out_aval, out_slot):
     tail = _size(out_aval.shape[axis + 1:])
     args = [Slot(out_slot), Slot(upd.slot), upd.offset, Slot(idx.slot), idx.offset, total,
             size, idx.size, tail]
-    step.launches.append((_Plain(scatter_add_kernel), cuda_launch.grid_for(total, block), block, args))
+    step.launches.append((_Plain(kernel), cuda_launch.grid_for(total, block), block, args))
     return step
 
 

@@ -182,13 +182,15 @@ def test_matmul_kernel_compiles(dtype):
         assert not f64_instructions(ptx)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
 def test_index_kernels_compile(dtype):
     from dprog.kernels import cuda_index
     arr = numba.from_dtype(np.dtype(dtype))[::1]
     idx = numba.int64[::1]
     i64 = numba.int64
-    for fn in (cuda_index.gather, cuda_index.scatter_add):
+    # bool has no atomic add on the GPU (the simulator allows it): scatter_or serves it.
+    scatter = cuda_index.scatter_or if dtype == "bool" else cuda_index.scatter_add
+    for fn in (cuda_index.gather, scatter):
         ptx, _ = cuda.compile_ptx(fn, (arr, arr, i64, idx, i64, i64, i64, i64, i64), cc=CC)
         if dtype == "float32":
             assert not f64_instructions(ptx)
