@@ -27,6 +27,9 @@ class _Config:
         # (codegen/cpu_precompile.py): None = one per usable CPU, up to 4; 1 = off.
         workers = os.environ.get("DPROG_COMPILE_WORKERS", "auto")
         self.compile_workers = None if workers in ("", "auto") else int(workers)
+        # Replay CUDA executables as CUDA graphs where that saves host time
+        # (codegen/cuda_graph.py). Read when an executable decides, on its third call.
+        self.cuda_graphs = os.environ.get("DPROG_CUDA_GRAPHS", "1") not in ("", "0")
 
     def __setattr__(self, name, value):
         object.__setattr__(self, name, value)

@@ -13,14 +13,14 @@ def bytes_moved():
     return None
 
 
-def simulate(xp, scan, v0, k, x0, target):
+def simulate(xp, scan, v0, k, x0, target, steps=STEPS):
     def step(carry, _):
         x, v = carry
         a = -k * x - 0.1 * v
         v = v + DT * a
         x = x + DT * v
         return (x, v), None
-    (x, v), _ = scan(step, (x0, v0), None, length=STEPS)
+    (x, v), _ = scan(step, (x0, v0), None, length=steps)
     d = x - target
     return xp.sum(d * d)
 

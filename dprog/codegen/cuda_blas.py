@@ -12,6 +12,7 @@ C = A @ B (contiguous, m x n) is the column-major C^T = B^T A^T, so B goes first
 operand whose rows are contiguous is passed as is ("N"), one whose columns are contiguous
 as transposed ("T").
 """
+import contextlib
 import ctypes
 import ctypes.util
 import glob
@@ -70,9 +71,25 @@ def _handle():
         cuda_driver.ensure_context()
         h = ctypes.c_void_p()
         _check(lib.cublasCreate_v2(ctypes.byref(h)), "cublasCreate")
-        _check(lib.cublasSetStream_v2(h, cuda_driver.stream_handle()), "cublasSetStream")
+        _check(lib.cublasSetStream_v2(h, cuda_driver.dprog_stream_handle()), "cublasSetStream")
         _thread.handle = h
     return h
+
+
+@contextlib.contextmanager
+def products_on(stream):
+    """This thread's products inside the block go to `stream` (a CUDA graph's capture
+    stream) instead of dprog's stream. Makes the thread's handle first, outside any
+    capture: creating it allocates."""
+    if library() is None:
+        yield
+        return
+    h = _handle()
+    _check(library().cublasSetStream_v2(h, stream), "cublasSetStream")
+    try:
+        yield
+    finally:
+        _check(library().cublasSetStream_v2(h, cuda_driver.dprog_stream_handle()), "cublasSetStream")
 
 
 def _check(rc, what):

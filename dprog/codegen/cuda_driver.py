@@ -13,6 +13,7 @@ call on a GPU makes tens of launches and allocates every result, so on hardware:
 
 The simulator has no driver: there every path keeps Numba's arrays and launches.
 """
+import contextlib
 import ctypes
 import ctypes.util
 import struct
@@ -88,10 +89,28 @@ def ensure_context():
 
 
 def stream_handle():
+    """dprog's stream, or the stream a `launching_on` block on this thread names."""
+    h = getattr(_thread, "stream", None)
+    return h if h is not None else dprog_stream_handle()
+
+
+def dprog_stream_handle():
+    """dprog's stream, whatever block this thread is in."""
     h = _state.get("stream")
     if h is None:
         h = _state["stream"] = ctypes.c_void_p(int(device.stream()))
     return h
+
+
+@contextlib.contextmanager
+def launching_on(stream):
+    """Launches made by this thread inside the block go to `stream` (a CUDA graph's
+    capture stream, codegen/cuda_graph.py) instead of dprog's stream."""
+    _thread.stream = stream
+    try:
+        yield
+    finally:
+        _thread.stream = None
 
 
 def _setup_pool():

@@ -19,7 +19,7 @@ from ..ops import shape as sh
 from ..ops.misc import cumsum_p
 from ..ops.reduce import argmax_p, argmin_p
 from ..ops.index import gather_p, scatter_add_p
-from . import cuda_control, cuda_driver
+from . import cuda_control, cuda_driver, cuda_graph
 from . import cuda_steps as cs
 from .cuda_layout import VIEW_OPS, collapse, fresh, view
 
@@ -67,10 +67,12 @@ class CudaExecutable:
             self._plan(node)
         self.results = self._plan_results()
         self._plan_releases()
+        self.replayer = None
         if cuda_driver.available():  # a real GPU: launch through the driver
             for step in self.steps:
                 if isinstance(step, cs.Step):
                     step.prepare(self.slot_info)
+            self.replayer = cuda_graph.Replayer()
 
     # ------------------------------------------------------------------ planning
 
@@ -204,6 +206,9 @@ class CudaExecutable:
 
     def __call__(self, leaves):
         stream = device.stream()
+        graph = self.replayer.graph_for(self) if self.replayer is not None else None
+        if graph is not None:  # the steps replayed as one CUDA graph (codegen/cuda_graph.py)
+            return graph([_flat_input(leaf, aval, stream) for leaf, aval in zip(leaves, self.in_avals)])
         env = [None] * self.n_slots
         for slot, buf in self.consts:
             env[slot] = buf
