@@ -36,12 +36,20 @@ MAX_ROW_ELEMENTS = 8192
 MAX_BLOCK = 256
 
 
+COLUMNS_PER_THREAD = 8
+
+
 def row_block(cols, simulating, sim_block):
-    """Threads per block: enough for about 4 columns each, a warp at least."""
+    """Threads per block: enough for about COLUMNS_PER_THREAD columns each, a warp at
+    least. On the H200 the softmax CE gradient at 32768 x 1000 took 264 us with 128
+    threads (8 columns each), 347 us with 256 (4 each), 364 us with 64 and 465 us with
+    512 (benchmarks/gpu_check.py row_block_sweep, fourteenth session): a block makes
+    every pass and reduction of its row in sequence, so fewer threads per row let more
+    rows be in flight on each multiprocessor, until each thread's serial loads dominate."""
     if simulating:
         return sim_block
     block = 32
-    while block < MAX_BLOCK and block * 4 < cols:
+    while block < MAX_BLOCK and block * COLUMNS_PER_THREAD < cols:
         block *= 2
     return block
 
