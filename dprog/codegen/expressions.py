@@ -111,16 +111,29 @@ def gather_read(node, x_array, index_names, idx_value, name):
 
 
 def pad_read(node, x_array, index_names, value):
-    """Expression reading pad(x, value) (no interior padding) at the loop's position: x
-    where the position falls inside it, else the padding value. The load sits in the
-    taken branch only, so it never reads outside x."""
+    """Expression reading pad(x, value) at the loop's position: x where the position
+    falls on one of its elements, else the padding value. The load sits in the taken
+    branch only, so it never reads outside x.
+
+    With interior padding (step = interior + 1, a strided slice's gradient), position i
+    holds x[(i - lo) / step] when i - lo is a multiple of step. That test runs in
+    unsigned arithmetic: a position before lo wraps to a huge value, which the bound test
+    rejects, and the constant step makes % and // multiplications."""
     inside, parts = [], []
     for d, low in enumerate(node.params["lo"]):
         i = f"np.int64({index_names[d]})"
-        if low == 0 and node.params["hi"][d] == 0:
+        step = node.params["interior"][d] + 1
+        if low == 0 and node.params["hi"][d] == 0 and step == 1:
             parts.append(index_names[d])
             continue
         shifted = f"({i} - np.int64({low}))" if low else i
+        if step > 1:
+            u = f"np.uint64({shifted})"
+            q = f"({u} // np.uint64({step}))"
+            inside.append(f"({u} % np.uint64({step}) == np.uint64(0))")
+            inside.append(f"({q} < np.uint64({x_array}.shape[{d}]))")
+            parts.append(q)
+            continue
         if low:
             inside.append(f"({i} >= np.int64({low}))")
         inside.append(f"({shifted} < np.int64({x_array}.shape[{d}]))")

@@ -256,8 +256,27 @@ def _rev_abstract(x, *, axes):
     return x
 
 
+def _rev_read_index(src_shape, index_names, *, axes):
+    # (n - 1) - i in uint64, as a slice's index (_slice_read_index). On the last axis
+    # LLVM reads a reversed run with vector loads and a lane shuffle. On an outer axis
+    # the `% n` (a no-op: the value is below n) hides the descending row order from
+    # LLVM's alias check: it otherwise tests the whole outer loop at once, rejects the
+    # negative row stride and runs every row's loop scalar (tanh(x[::-1]) on 4096x1000
+    # float32, one thread: 28 ms, against 6.3 ms with the % and 4.4 ms unreversed).
+    flipped, last = set(axes), len(src_shape) - 1
+    parts = []
+    for d, i in enumerate(index_names):
+        if d not in flipped:
+            parts.append(f"np.uint64({i})")
+            continue
+        n = src_shape[d]
+        back = f"np.uint64({n - 1}) - np.uint64({i})"
+        parts.append(back if d == last else f"({back}) % np.uint64({max(n, 1)})")
+    return parts
+
+
 rev_p = register(Op(
-    "rev", Kind.MOVEMENT, _rev_abstract, lambda x, *, axes: np.flip(x, axes),
+    "rev", Kind.MOVEMENT, _rev_abstract, lambda x, *, axes: np.flip(x, axes), read_index=_rev_read_index,
     jvp=linear_jvp(lambda: rev_p), batch=shift_axes_rule(lambda: rev_p, "axes"),
     vjp=lambda ct, primals, outs, *, axes: [rev_p(ct, axes=axes)], doc="reverse along axes"))
 
