@@ -5,6 +5,10 @@ Arrays are flat and contiguous (the planner materialises strided views first), v
 as (head, axis, tail). Indices are normalised as dprog.ops.index does on the CPU:
 negative counts from the end, out-of-range clamps (a kernel cannot raise).
 All loops are grid-stride, so any launch size is correct.
+
+gather, scatter_add and scatter_or repeat the same index decoding: a shared
+@cuda.jit(device=True) helper cannot be compiled to PTX without a GPU driver (Numba asks
+the driver for a context), and CI compiles these kernels with none.
 """
 from numba import cuda
 
