@@ -12,8 +12,12 @@ captured once into a CUDA graph over buffers the graph owns. Every later call th
   3. copies each result into a fresh buffer from the stream-ordered pool.
 
 All of it is queued on dprog's stream, so nothing waits for the device, and results are
-fresh arrays as on the step-by-step path. A lock per executable keeps two threads'
-copy/launch/copy sequences from interleaving over the shared buffers.
+fresh arrays as on the step-by-step path. A captured executable keeps its graph's buffers
+(inputs, temporaries with the step-by-step path's reuse, results: one call's working set)
+for as long as it lives. The cost model counts the bytes copied, so a program whose inputs
+and results are large next to the launches a graph saves is not captured. A lock per
+executable keeps two threads' copy/launch/copy sequences from interleaving over the
+shared buffers.
 
 Capture runs on a private stream of the capturing thread (other threads keep launching on
 dprog's stream meanwhile), with the steps' own launch code. Executables with a host step
