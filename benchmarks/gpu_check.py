@@ -101,6 +101,30 @@ def environment():
     return info
 
 
+def _error_against_reference(fn, args, jitted):
+    """(error, tolerance) of jitted(*args) against the reference interpreter's fn(*args):
+    the largest absolute difference over all results, relative to the largest magnitude
+    (at least 1); the tolerance is 1e-4 where a result is float32, else 1e-9."""
+    import dprog as dp
+    dp.config.backend = "reference"
+    try:
+        expected = dp.tree_leaves(dp.jit(fn)(*args))
+    finally:
+        dp.config.backend = ""
+    got = [np.asarray(g) for g in dp.tree_leaves(jitted(*args))]
+    err = max(float(np.max(np.abs(g.astype(np.float64) - np.asarray(e, np.float64)), initial=0))
+              for g, e in zip(got, expected))
+    scale = max(1.0, max(float(np.max(np.abs(e), initial=0)) for e in expected))
+    tol = 1e-4 if any(np.asarray(e).dtype == np.float32 for e in expected) else 1e-9
+    return err / scale, tol
+
+
+def _graphs_used(jitted):
+    """Per CUDA cache entry of a dp.jit function: was it replayed as a CUDA graph?"""
+    return [e.executable.replayer.graph is not None for e in jitted._cache.values()
+            if getattr(getattr(e, "executable", None), "replayer", None) is not None]
+
+
 def correctness():
     import dprog as dp
     from cuda_programs import PROGRAMS
@@ -108,18 +132,8 @@ def correctness():
     for name, fn, make in PROGRAMS:
         t0 = time.perf_counter()
         try:
-            args = make()
-            dp.config.backend = "reference"
-            try:
-                expected = dp.tree_leaves(dp.jit(fn)(*args))
-            finally:
-                dp.config.backend = ""
-            got = [np.asarray(g) for g in dp.tree_leaves(dp.jit(fn, device="cuda")(*args))]
-            err = max(float(np.max(np.abs(g.astype(np.float64) - np.asarray(e, np.float64)), initial=0))
-                      for g, e in zip(got, expected))
-            tol = 1e-4 if any(np.asarray(e).dtype == np.float32 for e in expected) else 1e-9
-            scale = max(1.0, max(float(np.max(np.abs(e), initial=0)) for e in expected))
-            results[name] = {"ok": bool(err <= tol * scale), "max_abs_err": err}
+            rel_err, tol = _error_against_reference(fn, make(), dp.jit(fn, device="cuda"))
+            results[name] = {"ok": bool(rel_err <= tol), "max_rel_err": rel_err}
         except Exception as e:
             results[name] = {"ok": False, "error": f"{type(e).__name__}: {e}",
                              "trace": traceback.format_exc()[-1500:]}
@@ -226,20 +240,10 @@ def graph_replay():
                 for factor in (1.0, -0.5, 0.75, 1.25, -1.5):
                     args = dp.tree_map(lambda a: a * np.asarray(factor, a.dtype)
                                        if np.asarray(a).dtype.kind == "f" else a, make())
-                    dp.config.backend = "reference"
-                    try:
-                        expected = dp.tree_leaves(dp.jit(fn)(*args))
-                    finally:
-                        dp.config.backend = ""
-                    got = [np.asarray(g) for g in dp.tree_leaves(jitted(*args))]
-                    scale = max(1.0, max(float(np.max(np.abs(e), initial=0)) for e in expected))
-                    errs.append(max(float(np.max(np.abs(g.astype(np.float64) - np.asarray(e, np.float64)),
-                                                 initial=0)) for g, e in zip(got, expected)) / scale)
-                tol = 1e-4 if any(np.asarray(e).dtype == np.float32 for e in expected) else 1e-9
-                graphs = [e.executable.replayer.graph is not None for e in jitted._cache.values()
-                          if getattr(getattr(e, "executable", None), "replayer", None) is not None]
-                results[name] = {"ok": bool(max(errs) <= tol), "max_rel_err": max(errs),
-                                 "graph": any(graphs)}
+                    errs.append(_error_against_reference(fn, args, jitted))
+                worst, tol = max(errs)
+                results[name] = {"ok": bool(worst <= tol), "max_rel_err": worst,
+                                 "graph": any(_graphs_used(jitted))}
             except Exception as e:
                 results[name] = {"ok": False, "error": f"{type(e).__name__}: {e}",
                                  "trace": traceback.format_exc()[-1500:]}
@@ -271,9 +275,7 @@ def _mlp_chain_with_and_without_graphs():
             for x, y in batches:
                 p, loss = step(p, dp.device_put(x), dp.device_put(y))
                 losses.append(float(np.asarray(loss)))
-            chains[graphs] = ([np.asarray(a) for a in dp.tree_leaves(p)], losses,
-                              [getattr(e.executable.replayer, "graph", None) is not None
-                               for e in step._cache.values()])
+            chains[graphs] = ([np.asarray(a) for a in dp.tree_leaves(p)], losses, _graphs_used(step))
         finally:
             dp.config.cuda_graphs = True
     (pa, la, _), (pb, lb, gb) = chains[False], chains[True]
@@ -307,18 +309,22 @@ def bench_elementwise(peers, n, copy_bw):
     return _with_bandwidth(gpu_times(runners), 2 * n * 4, copy_bw)
 
 
-def bench_softmax_ce(peers, rows, copy_bw):
+def _ce_loss(z, y):
+    """Softmax cross-entropy of logits z (rows x classes) with integer labels y."""
     import dprog as dp
     import dprog.numpy as dnp
+    return dnp.mean(dp.nn.logsumexp(z, axis=1) - dnp.take_along_axis(z, y[:, None], axis=1)[:, 0])
+
+
+def bench_softmax_ce(peers, rows, copy_bw):
+    import dprog as dp
     cols = 1000 if not SIM else 40
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((rows, cols)).astype(np.float32)
     labels = rng.integers(0, cols, rows)
 
-    def loss(z, y):
-        return dnp.mean(dp.nn.logsumexp(z, axis=1) - dnp.take_along_axis(z, y[:, None], axis=1)[:, 0])
     ld, yd = dp.device_put(logits), dp.device_put(labels)
-    g = dp.jit(dp.grad(loss), device="cuda")
+    g = dp.jit(dp.grad(_ce_loss), device="cuda")
     z = logits - logits.max(axis=1, keepdims=True)
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     p[np.arange(rows), labels] -= 1
@@ -344,9 +350,9 @@ def bench_softmax_ce(peers, rows, copy_bw):
 def row_block_sweep(copy_bw):
     """A probe for the next change, not a benchmark: the softmax CE gradient at 32768 x
     1000 with the row kernel's block size forced to each value (a block per row; the
-    default picks 256 threads for 1000 columns). dprog alone, throughput per call."""
+    rule, cuda_row_kernel.row_block, picks 128 threads for 1000 columns). dprog alone,
+    throughput per call."""
     import dprog as dp
-    import dprog.numpy as dnp
     from dprog.codegen import cuda_row_kernel as rk
     rows, cols = 32768, 1000
     rng = np.random.default_rng(0)
@@ -361,7 +367,7 @@ def row_block_sweep(copy_bw):
 
             def loss(z, y, b=block):
                 # scaled by the block: a graph of its own, never a cached plan of another size
-                return dnp.mean(dp.nn.logsumexp(z, axis=1) - dnp.take_along_axis(z, y[:, None], axis=1)[:, 0]) * float(b)
+                return _ce_loss(z, y) * float(b)
             g = dp.jit(dp.grad(loss), device="cuda")
             t = gpu_times({"dprog": _runner(lambda: g(ld, yd), dp.block_until_ready)}, rounds=5)
             us = t["throughput_s"]["dprog"]
@@ -406,8 +412,7 @@ def bench_mlp(peers):
         step = w.make_step_torch(torch, params, x, y, device="cuda")
         runners["torch"] = _runner(step, _torch_wait(torch))
     result.update(gpu_times(runners, calls=CALLS // 5 or 1))
-    result["cuda_graph"] = [e.executable.replayer.graph is not None for e in w.step_dprog._cache.values()
-                            if getattr(getattr(e, "executable", None), "replayer", None) is not None]
+    result["cuda_graph"] = _graphs_used(w.step_dprog)
     return result
 
 
@@ -532,7 +537,7 @@ def markdown(summary):
     lines.append(f"Correctness: {corr.get('passed')}/{corr.get('total')} programs match the CPU reference.")
     for name, r in (corr.get("programs") or {}).items():
         if not r.get("ok"):
-            lines.append(f"- FAIL {name}: {str(r.get('error', r.get('max_abs_err')))[:300]}")
+            lines.append(f"- FAIL {name}: {str(r.get('error', r.get('max_rel_err')))[:300]}")
     gr = summary.get("graph_replay", {})
     if gr:
         lines.append(f"CUDA graph replay: {gr.get('passed')}/{gr.get('total')} programs match over five calls "

@@ -89,8 +89,8 @@ def op_expression(node, args, scalar=False):
 
 
 def view_index(node, index_names):
-    """Index text reading a view's source (a broadcast, transpose or slice absorbed by
-    passes/fuse.py) at the loop's position: the op record's read_index."""
+    """Index text reading a view's source (a broadcast, transpose, slice or reversal
+    absorbed by passes/fuse.py) at the loop's position: the op record's read_index."""
     if node.op.read_index is None:
         raise AssertionError(f"cannot index through {node.op.name}")
     return ", ".join(node.op.read_index(node.inputs[0].aval.shape, index_names, **node.params))

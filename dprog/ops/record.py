@@ -52,7 +52,7 @@ class Op:
           None: for a movement op a CPU kernel reads through instead of materialising it
           (passes/fuse.py), where the output position index_names lies in the source
           (a broadcast drops axes, a transpose permutes them, a slice maps i to
-          start + step*i)
+          start + step*i, a reversal to n-1-i)
     domain: where its tests draw inputs from (see tests/ops)
     dce(node, used) -> a node computing only the outputs flagged in `used` (the same Vars,
           maybe from fewer inputs), or None: how dead-code elimination shrinks an op that

@@ -276,15 +276,16 @@ def _recompute_deps(groups):
 
 # Movement ops a loop nest can apply to an input by indexing it differently.
 ABSORBABLE_VIEWS = ("broadcast_in_dim", "transpose")
-# Ops a loop nest can read by computing where to load: through an index array (x[idx[i]],
-# codegen/expressions.gather_read), with a bounds test (a pad, expressions.pad_read), or
-# at start + step*i (a strided slice) or n-1-i (a reversal, rev), both through the op
-# record's read_index (expressions.view_index), so that the gathered or padded array is
-# never materialised, and a slice's or reversal's source is read as the array it is.
-# (A slice handed to a kernel as a NumPy view has runtime strides: Numba indexes it in
-# bytes, LLVM cannot prove unit stride, and the loop stays scalar. Reading x[:, 3:503]
-# through tanh took 8.1 ms on 4096x1000 float32 against 0.9 ms for a contiguous copy.)
-ABSORBABLE_READS = ("gather", "pad", "slice", "rev")
+# Ops a loop nest can read by computing where to load, so that the gathered or padded
+# array is never materialised: through an index array (x[idx[i]],
+# codegen/expressions.gather_read) or with a bounds test (a pad, expressions.pad_read).
+# Besides these, any op whose record has a read_index (a broadcast, transpose, strided
+# slice or reversal: where an output position lies in the source) is read from its
+# source by index (expressions.view_index). (A slice handed to a kernel as a NumPy view
+# has runtime strides: Numba indexes it in bytes, LLVM cannot prove unit stride, and the
+# loop stays scalar. Reading x[:, 3:503] through tanh took 8.1 ms on 4096x1000 float32
+# against 0.9 ms for a contiguous copy.)
+ABSORBABLE_READS = ("gather", "pad")
 
 
 def _absorbable(view, x, inner, shape):
@@ -294,11 +295,11 @@ def _absorbable(view, x, inner, shape):
     src = view.inputs[0]
     if not isinstance(src, Var) or src.aval.ndim == 0:
         return False
-    if view.op.name in ABSORBABLE_VIEWS:
+    if view.op.read_index is not None:  # the record says where its source is read
         return True
     if view.op.name not in ABSORBABLE_READS:
         return False
-    if view.op.name in ("pad", "slice", "rev"):  # a pad's value is any scalar
+    if view.op.name == "pad":  # the padding value is any scalar
         return True
     # A gather also needs its index as an array (or a scalar) made outside the group.
     return isinstance(view.inputs[1], Var)

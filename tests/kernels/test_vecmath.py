@@ -587,35 +587,37 @@ def _assert_same_results(there):
 BASE_FEATURES = "+64bit,+sse4.2,+sse4.1,+ssse3,+sse3,+sse2,+sse,+mmx,+popcnt,+cx16,+xsave,+fxsr,+cmov"
 
 
-@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 code")
-def test_pow_without_avx512_uses_the_scalar_code(tmp_path):
-    # On a CPU without AVX-512F (here: Numba told to compile for Haswell), float32 pow is
-    # the scalar code, and the loop still vectorises (256-bit); float64 pow and float32
-    # sin/cos are 4- and 8-lane vector functions. The exp family's, sin/cos's and pow's
-    # results there are bit-identical to this process's.
-    checks = ("x = np.linspace(0.5, 4, 1000).astype(np.float32)\n"
-              "out = np.empty_like(x)\n"
-              "loop(x, x, out)\n"
-              "ir = list(loop.inspect_llvm().values())[0]\n"
-              "assert not vm._cpu_has_simd() and vm._cpu_lanes() == 8\n"
-              "assert 'dprog_powf' not in ir and re.search(r'<8 x float>', ir)\n"
-              "np.testing.assert_allclose(out, x.astype(np.float64) ** x, rtol=2e-7)\n")
-    _assert_same_results(_results_on_cpu(
-        tmp_path, "haswell", BASE_FEATURES + ",+avx,+avx2,+fma,+bmi,+bmi2,+f16c,+lzcnt,+movbe", checks))
-
-
-@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 code")
-def test_cpus_without_avx2_run_the_scalar_code_with_the_same_bits(tmp_path):
+# CPUs older than this one, as Numba compiles for them in a subprocess: (cpu, features,
+# checks run there). The exp family's, sin/cos's and pow's results there must be
+# bit-identical to this process's.
+OLDER_CPUS = {
+    # Haswell (no AVX-512F): float32 pow is the scalar code, and the loop still
+    # vectorises (256-bit); float64 pow and float32 sin/cos are 4- and 8-lane vector
+    # functions.
+    "haswell": ("haswell", BASE_FEATURES + ",+avx,+avx2,+fma,+bmi,+bmi2,+f16c,+lzcnt,+movbe",
+                "x = np.linspace(0.5, 4, 1000).astype(np.float32)\n"
+                "out = np.empty_like(x)\n"
+                "loop(x, x, out)\n"
+                "ir = list(loop.inspect_llvm().values())[0]\n"
+                "assert not vm._cpu_has_simd() and vm._cpu_lanes() == 8\n"
+                "assert 'dprog_powf' not in ir and re.search(r'<8 x float>', ir)\n"
+                "np.testing.assert_allclose(out, x.astype(np.float64) ** x, rtol=2e-7)\n"),
     # Sandy Bridge (AVX, no AVX2 or FMA): no vector function at all; sin, cos and pow
-    # are the scalar code (and llvm.fma a correctly rounded libm call), with the same
-    # bits as this process's vector functions.
-    checks = ("assert vm._cpu_lanes() is None and not vm._cpu_has_simd()\n"
-              "x = np.linspace(0.5, 4, 1000)\n"
-              "loop(x, x, np.empty_like(x))\n"
-              "loop(x.astype(np.float32), x.astype(np.float32), np.empty(x.size, np.float32))\n"
-              "assert not any('dprog_pow' in ir for ir in loop.inspect_llvm().values())\n")
-    there = _results_on_cpu(tmp_path, "sandybridge", BASE_FEATURES + ",+avx", checks)
-    _assert_same_results(there)
+    # are the scalar code (and llvm.fma a correctly rounded libm call).
+    "sandy bridge": ("sandybridge", BASE_FEATURES + ",+avx",
+                     "assert vm._cpu_lanes() is None and not vm._cpu_has_simd()\n"
+                     "x = np.linspace(0.5, 4, 1000)\n"
+                     "loop(x, x, np.empty_like(x))\n"
+                     "loop(x.astype(np.float32), x.astype(np.float32), np.empty(x.size, np.float32))\n"
+                     "assert not any('dprog_pow' in ir for ir in loop.inspect_llvm().values())\n"),
+}
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 code")
+@pytest.mark.parametrize("name", list(OLDER_CPUS))
+def test_older_cpus_run_their_code_paths_with_the_same_bits(tmp_path, name):
+    cpu, features, checks = OLDER_CPUS[name]
+    _assert_same_results(_results_on_cpu(tmp_path, cpu, features, checks))
 
 
 def test_importing_vecmath_builds_nothing():
